@@ -1,0 +1,93 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { authenticator, type Principal } from '../auth/authenticator.ts';
+import type { Clock } from '../domain/clock.ts';
+import { randomId } from '../domain/ids.ts';
+import { ApiError } from '../errors/api-error.ts';
+import type { Notifier } from '../queue/notifier.ts';
+import type { Store } from '../store/store.ts';
+import { isApiVersion } from '../wire/headers.ts';
+import { errorHandler } from './error-handler.ts';
+import { batchRoutes } from './routes/batch-routes.ts';
+import { createBatchRoute } from './routes/create-batch.ts';
+import { resultsRoute } from './routes/results.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface ApiDeps {
+  store: Store;
+  clock: Clock;
+  notifier: Notifier;
+  logger: Logger;
+  auth: 'none' | 'keys';
+  publicUrl: string | null;
+  batchTtlMs: number;
+  maxBodyBytes?: number;
+}
+
+/** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
+const SMALL_BODY_LIMIT = 1024 * 1024;
+
+/** Builds the Fastify app serving the Message Batches API. */
+export function buildApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: () => randomId('req'),
+    requestIdLogLabel: 'request_id',
+    disableRequestLogging: true,
+    bodyLimit: SMALL_BODY_LIMIT,
+    // A 256 MB upload on a slow link needs time; the socket still dies if the client goes silent.
+    requestTimeout: 15 * 60_000,
+    return503OnClosing: false,
+    trustProxy: false,
+  });
+  const authenticate = authenticator(deps.auth, deps.store);
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    errorHandler(new ApiError('not_found', `Not found: ${request.method} ${request.url.split('?')[0]}`), request, reply);
+  });
+
+  // Bodies other than the create upload: an empty body is fine whatever its content type (the Python SDK sends
+  // `Content-Type: application/json` with no body on cancel and delete).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: SMALL_BODY_LIMIT }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new ApiError('invalid_json', 'Request body is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('request-id', request.id);
+    if (!request.url.startsWith('/v1/')) return;
+    request.principal = await authenticate(request.headers);
+    checkVersion(request);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.register(createBatchRoute(deps));
+  app.register(batchRoutes(deps));
+  app.register(resultsRoute(deps));
+  return app;
+}
+
+/** `anthropic-version` is required, as on the hosted API; both live versions are accepted. */
+function checkVersion(request: FastifyRequest): void {
+  const v = request.headers['anthropic-version'];
+  if (v === undefined || v === '') throw new ApiError('missing_version', 'anthropic-version: header is required');
+  if (typeof v !== 'string' || !isApiVersion(v)) {
+    throw new ApiError(
+      'invalid_request',
+      `anthropic-version: "${String(v).slice(0, 40)}" is not a supported version; use 2023-06-01 or 2026-10-21`,
+    );
+  }
+}

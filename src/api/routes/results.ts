@@ -1,0 +1,34 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
+import { ApiError } from '../../errors/api-error.ts';
+import { rfc3339 } from '../../wire/timestamp.ts';
+import type { ApiDeps } from '../app.ts';
+import { batchNotFound } from './batch-routes.ts';
+
+/**
+ * `GET /v1/messages/batches/:id/results`: the stored result lines, streamed from storage page by page with
+ * backpressure (each line was serialised once, when it was written).
+ */
+export function resultsRoute(deps: ApiDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { id: string } }>('/v1/messages/batches/:id/results', async (request, reply) => {
+      const b = await deps.store.getBatch(request.principal.workspace, request.params.id);
+      if (!b) throw batchNotFound(request.params.id);
+      if (b.status !== 'ended') {
+        throw new ApiError(
+          'batch_not_ended',
+          `message batch ${b.id} has not finished processing (processing_status: ${b.status}); ` +
+            'results are available once it has ended',
+        );
+      }
+      if (b.archivedAt !== null) {
+        throw new ApiError(
+          'not_found',
+          `results of message batch ${b.id} were archived at ${rfc3339(b.archivedAt)} and are no longer available`,
+        );
+      }
+      reply.type('application/x-jsonl');
+      return reply.send(Readable.from(deps.store.resultChunks(b.seq)));
+    });
+  };
+}

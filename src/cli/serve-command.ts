@@ -1,0 +1,102 @@
+import { Command, Option } from 'commander';
+import { DEFAULT_SERVE_CONFIG, type ServeConfig, validateServeConfig } from '../config/config.ts';
+import { formatDuration, parseDuration, parseDurationRange } from '../domain/duration.ts';
+import { startServer } from '../server.ts';
+
+/** An option whose environment variable is `BARGE_` + the flag in capitals. */
+export function envOption(flags: string, description: string): Option {
+  const long = /--([a-z0-9-]+)/.exec(flags)![1]!;
+  return new Option(flags, description).env(`BARGE_${long.replace(/-/g, '_').toUpperCase()}`);
+}
+
+function int(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v.trim())) throw new Error(`--${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+}
+
+/** `barge serve`: the API server with an in-process worker. */
+export function serveCommand(): Command {
+  const d = DEFAULT_SERVE_CONFIG;
+  return new Command('serve')
+    .description('Run the Message Batches API server with an in-process worker (SQLite, mock model by default)')
+    .addOption(envOption('--host <host>', 'interface to listen on').default(d.host))
+    .addOption(envOption('--port <port>', 'port to listen on (0 picks a free one)').default(d.port).argParser(int('port')))
+    .addOption(envOption('--data-dir <dir>', 'where the SQLite database lives').default(d.dataDir))
+    .addOption(
+      envOption('--concurrency <n>', 'requests in flight against the model backend')
+        .default(d.concurrency)
+        .argParser(int('concurrency')),
+    )
+    .addOption(envOption('--batch-ttl <duration>', 'time from creation to expiry').default(formatDuration(d.batchTtlMs)))
+    .addOption(
+      envOption('--retention <duration>', 'time from creation until results are archived').default(
+        formatDuration(d.retentionMs),
+      ),
+    )
+    .addOption(
+      envOption('--public-url <url>', 'base URL for results_url (default: derived from each request)'),
+    )
+    .addOption(envOption('--auth <mode>', 'none (any key, one workspace) or keys').choices(['none', 'keys']).default(d.auth))
+    .addOption(
+      envOption('--allow-unauthenticated-remote', 'allow --auth none on a non-loopback --host').default(false),
+    )
+    .addOption(envOption('--mock-latency <duration>', 'mock model latency: 200ms, or a range 50ms-500ms').default('0ms'))
+    .addOption(
+      envOption('--mock-error-rate <rate>', 'share of mock requests that fail with api_error/overloaded_error (0 to 1)')
+        .default(0)
+        .argParser(Number),
+    )
+    .addOption(
+      envOption('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long in-flight requests may take to finish').default(
+        formatDuration(d.shutdownGraceMs),
+      ),
+    )
+    .addOption(
+      envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default(d.logLevel),
+    )
+    .action(async (o) => {
+      const config = validateServeConfig({
+        ...d,
+        host: o.host,
+        port: o.port,
+        dataDir: o.dataDir,
+        concurrency: o.concurrency,
+        batchTtlMs: parseDuration(o.batchTtl),
+        retentionMs: parseDuration(o.retention),
+        publicUrl: o.publicUrl ?? null,
+        auth: o.auth,
+        allowUnauthenticatedRemote: o.allowUnauthenticatedRemote === true || o.allowUnauthenticatedRemote === 'true',
+        mockLatency: parseDurationRange(o.mockLatency),
+        mockErrorRate: o.mockErrorRate,
+        shutdownGraceMs: parseDuration(o.shutdownGrace),
+        logLevel: o.logLevel,
+      } satisfies ServeConfig);
+      const server = await startServer(config);
+      server.logger.info(
+        { url: server.url, dataDir: config.dataDir, auth: config.auth, concurrency: config.concurrency },
+        `barge listening on ${server.url}`,
+      );
+      let signals = 0;
+      const shutdown = (signal: string) => {
+        signals++;
+        if (signals > 1) {
+          server.logger.warn('second signal: exiting now; unfinished requests will run again after restart');
+          process.exit(1);
+        }
+        server.logger.info({ signal }, 'shutting down: no new claims, waiting for in-flight requests');
+        server.close().then(
+          () => process.exit(0),
+          (err) => {
+            server.logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.ts';
+import type { ModelBackend } from './backends/model-backend.ts';
+import { MockBackend } from './backends/mock/mock-backend.ts';
+import type { ServeConfig } from './config/config.ts';
+import { type Clock, systemClock } from './domain/clock.ts';
+import { createLogger } from './logger.ts';
+import { LocalNotifier } from './queue/notifier.ts';
+import { Sweeper } from './queue/sweeper.ts';
+import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+import { Worker } from './worker/worker.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** `http://host:port` the server listens on. */
+  url: string;
+  store: Store;
+  worker: Worker;
+  sweeper: Sweeper;
+  logger: Logger;
+  /** Graceful stop: stop accepting, let in-flight requests finish within the grace period, close storage. */
+  close(): Promise<void>;
+}
+
+export interface ServerOverrides {
+  clock?: Clock;
+  backend?: ModelBackend;
+  logger?: Logger;
+  /** Tests may lower the body limit to exercise 413 without sending 256 MB. */
+  maxBodyBytes?: number;
+  /** Start the worker (default true); tests of queued states may hold it. */
+  startWorker?: boolean;
+  /** Start the periodic sweeper (default true); clock-driven tests call `sweeper.runOnce()` themselves. */
+  startSweeper?: boolean;
+}
+
+/** Starts the API server with an in-process worker and sweeper on the embedded SQLite store. */
+export async function startServer(config: ServeConfig, over: ServerOverrides = {}): Promise<RunningServer> {
+  const logger = over.logger ?? createLogger(config.logLevel);
+  const clock = over.clock ?? systemClock;
+  const store = new SqliteStore(SqliteStore.fileIn(config.dataDir));
+  const recovered = await store.recover();
+  if (recovered.requeued || recovered.droppedUploads) logger.info(recovered, 'recovered after an unclean stop');
+  const notifier = new LocalNotifier();
+  const backend =
+    over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
+  const onError = (err: unknown) => logger.error({ err }, 'background task failed');
+  const worker = new Worker({
+    store,
+    backend,
+    clock,
+    notifier,
+    concurrency: config.concurrency,
+    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    leaseMs: config.leaseMs,
+    onError,
+  });
+  const sweeper = new Sweeper({
+    store,
+    clock,
+    notifier,
+    retentionMs: config.retentionMs,
+    intervalMs: config.sweepIntervalMs,
+    onError,
+  });
+  const app = buildApp({
+    store,
+    clock,
+    notifier,
+    logger,
+    auth: config.auth,
+    publicUrl: config.publicUrl,
+    batchTtlMs: config.batchTtlMs,
+    ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  if (over.startWorker !== false) worker.start();
+  if (over.startSweeper !== false) sweeper.start();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    store,
+    worker,
+    sweeper,
+    logger,
+    close() {
+      closing ??= (async () => {
+        await sweeper.stop();
+        await worker.stop(config.shutdownGraceMs);
+        await app.close();
+        await backend.close?.();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

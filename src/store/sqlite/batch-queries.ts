@@ -1,0 +1,76 @@
+import type { BatchRecord } from '../../domain/batch.ts';
+import type { CancelOutcome, DeleteOutcome, ListQuery } from '../store.ts';
+import { type BatchRow, toBatchRecord } from './batch-row.ts';
+import type { Db } from './open-database.ts';
+
+const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
+
+/** Read and lifecycle queries on visible batches. Ids are time-ordered, so "newest first" is `ORDER BY id DESC`. */
+export function batchQueries(db: Db) {
+  const get = db.prepare(`SELECT * FROM batches WHERE workspace = ? AND id = ? AND ${VISIBLE}`);
+  const listFirst = db.prepare(`SELECT * FROM batches WHERE workspace = ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`);
+  const listAfter = db.prepare(
+    `SELECT * FROM batches WHERE workspace = ? AND id < ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`,
+  );
+  const listBefore = db.prepare(
+    `SELECT * FROM batches WHERE workspace = ? AND id > ? AND ${VISIBLE} ORDER BY id ASC LIMIT ?`,
+  );
+  const cancel = db.prepare(
+    `UPDATE batches SET status = 'canceling', cancel_initiated_at = ?
+     WHERE workspace = ? AND id = ? AND status = 'in_progress' AND deleted_at IS NULL RETURNING *`,
+  );
+  const markDeleted = db.prepare(
+    `UPDATE batches SET deleted_at = ? WHERE workspace = ? AND id = ? AND status = 'ended' AND deleted_at IS NULL`,
+  );
+  const resultsPage = db.prepare(
+    'SELECT item_id, line FROM results WHERE batch_seq = ? AND item_id > ? ORDER BY item_id LIMIT ?',
+  );
+
+  const getBatch = (workspace: string, id: string): BatchRecord | null => {
+    const row = get.get(workspace, id) as BatchRow | undefined;
+    return row ? toBatchRecord(row) : null;
+  };
+
+  return {
+    getBatch,
+
+    listBatches(workspace: string, q: ListQuery): { batches: BatchRecord[]; hasMore: boolean } {
+      let rows: BatchRow[];
+      if (q.beforeId !== undefined) {
+        // The page immediately newer than the cursor, still returned newest first.
+        rows = listBefore.all(workspace, q.beforeId, q.limit + 1) as BatchRow[];
+        const hasMore = rows.length > q.limit;
+        return { batches: rows.slice(0, q.limit).reverse().map(toBatchRecord), hasMore };
+      }
+      rows = (
+        q.afterId !== undefined
+          ? listAfter.all(workspace, q.afterId, q.limit + 1)
+          : listFirst.all(workspace, q.limit + 1)
+      ) as BatchRow[];
+      return { batches: rows.slice(0, q.limit).map(toBatchRecord), hasMore: rows.length > q.limit };
+    },
+
+    cancelBatch(workspace: string, id: string, now: number): CancelOutcome {
+      const row = cancel.get(now, workspace, id) as BatchRow | undefined;
+      if (row) return { kind: 'ok', batch: toBatchRecord(row) };
+      const current = getBatch(workspace, id);
+      if (!current) return { kind: 'not_found' };
+      if (current.status === 'ended') return { kind: 'ended' };
+      return { kind: 'ok', batch: current }; // already canceling: unchanged
+    },
+
+    deleteBatch(workspace: string, id: string, now: number): DeleteOutcome {
+      if (markDeleted.run(now, workspace, id).changes === 1) return { kind: 'ok' };
+      const current = getBatch(workspace, id);
+      return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
+    },
+
+    /** One keyset page of result lines, joined with `\n` terminators. */
+    resultsPage(batchSeq: number, afterItemId: number, limit: number): { text: string; lastItemId: number; rows: number } {
+      const rows = resultsPage.raw().all(batchSeq, afterItemId, limit) as Array<[number, string]>;
+      let text = '';
+      for (const r of rows) text += `${r[1]}\n`;
+      return { text, lastItemId: rows.length ? rows[rows.length - 1]![0] : afterItemId, rows: rows.length };
+    },
+  };
+}

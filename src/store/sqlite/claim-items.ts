@@ -1,0 +1,71 @@
+import type { BatchId } from '../../domain/ids.ts';
+import type { ClaimedItem, ClaimOptions } from '../store.ts';
+import type { Db } from './open-database.ts';
+
+interface OpenBatch {
+  seq: number;
+  id: string;
+  api_version: string;
+  betas: string | null;
+}
+
+/**
+ * Fair claiming for the single-node store. SQLite has one writer, so the round-robin over batches is done here in
+ * process (as River's SQLite driver and Oban Lite do): each claim shares `limit` evenly across the batches that have
+ * queued work, starting from a rotating offset, then hands any unused share to batches that still have more. A
+ * 10-request batch created after a 100,000-request one therefore gets its share on the very next claim.
+ */
+export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
+  const openBatches = db.prepare(
+    `SELECT seq, id, api_version, betas FROM batches
+     WHERE status = 'in_progress' AND deleted_at IS NULL AND expires_at > ? ORDER BY seq`,
+  );
+  const claimFrom = db.prepare(
+    `UPDATE items SET state = 1, attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
+     WHERE id IN (SELECT id FROM items WHERE batch_seq = ? AND state = 0 AND run_at <= ? ORDER BY id LIMIT ?)
+     RETURNING id, custom_id, attempts`,
+  );
+  const payload = db.prepare('SELECT params FROM payloads WHERE item_id = ?').pluck();
+  let rotation = 0;
+
+  return db.transaction((opts: ClaimOptions): ClaimedItem[] => {
+    const batches = openBatches.all(opts.now) as OpenBatch[];
+    const out: ClaimedItem[] = [];
+    if (batches.length === 0 || opts.limit <= 0) return out;
+    const start = rotation++ % batches.length;
+    const order = [...batches.slice(start), ...batches.slice(0, start)];
+    const exhausted = new Set<number>();
+    const take = (b: OpenBatch, n: number) => {
+      const rows = claimFrom.all(opts.owner, opts.now + opts.leaseMs, b.seq, opts.now, n) as Array<{
+        id: number;
+        custom_id: string;
+        attempts: number;
+      }>;
+      if (rows.length < n) exhausted.add(b.seq);
+      for (const r of rows) {
+        out.push({
+          itemId: r.id,
+          batchSeq: b.seq,
+          batchId: b.id as BatchId,
+          customId: r.custom_id,
+          attempt: r.attempts,
+          params: payload.get(r.id) as Buffer,
+          apiVersion: b.api_version,
+          betas: b.betas,
+        });
+      }
+    };
+    const share = Math.max(1, Math.ceil(opts.limit / order.length));
+    for (const b of order) {
+      const n = Math.min(share, opts.limit - out.length);
+      if (n <= 0) break;
+      take(b, n);
+    }
+    for (const b of order) {
+      const n = opts.limit - out.length;
+      if (n <= 0) break;
+      if (!exhausted.has(b.seq)) take(b, n);
+    }
+    return out;
+  }).immediate as (opts: ClaimOptions) => ClaimedItem[];
+}

@@ -1,0 +1,69 @@
+import type { BatchId } from '../../domain/ids.ts';
+import { ItemState } from '../../domain/batch-status.ts';
+import type { Completion } from '../store.ts';
+import type { Db } from './open-database.ts';
+
+/**
+ * Fenced completion, many results per transaction. An item's final state and its result line are written together
+ * only if the item is still `running` under the same attempt: a completion from a worker whose claim was rescued,
+ * expired or re-claimed updates no row and is dropped, so no custom_id ever gets two results.
+ */
+export function completeItems(db: Db): (completions: Completion[], now: number) => BatchId[] {
+  const fence = db.prepare(
+    `UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = ? AND attempts = ? AND state = 1`,
+  );
+  const insertResult = db.prepare('INSERT INTO results (item_id, batch_seq, line) VALUES (?, ?, ?)');
+  const bump = db.prepare(
+    `UPDATE batches SET pending = pending - ?, succeeded = succeeded + ?, errored = errored + ?
+     WHERE seq = ? RETURNING pending`,
+  );
+  const end = endBatchIfDone(db);
+
+  return db.transaction((completions: Completion[], now: number): BatchId[] => {
+    const deltas = new Map<number, { succeeded: number; errored: number }>();
+    for (const c of completions) {
+      const state = c.outcome === 'succeeded' ? ItemState.succeeded : ItemState.errored;
+      if (fence.run(state, c.itemId, c.attempt).changes !== 1) continue;
+      insertResult.run(c.itemId, c.batchSeq, c.line);
+      let d = deltas.get(c.batchSeq);
+      if (!d) deltas.set(c.batchSeq, (d = { succeeded: 0, errored: 0 }));
+      d[c.outcome]++;
+    }
+    const ended: BatchId[] = [];
+    for (const [seq, d] of deltas) {
+      const row = bump.get(d.succeeded + d.errored, d.succeeded, d.errored, seq) as { pending: number } | undefined;
+      if (row && row.pending === 0) {
+        const id = end(seq, now);
+        if (id) ended.push(id);
+      }
+    }
+    return ended;
+  }).immediate as (completions: Completion[], now: number) => BatchId[];
+}
+
+/** Ends a batch whose every item has a result. Returns its id if this call ended it. */
+export function endBatchIfDone(db: Db): (seq: number, now: number) => BatchId | null {
+  const end = db.prepare(
+    `UPDATE batches SET status = 'ended', ended_at = ?
+     WHERE seq = ? AND pending = 0 AND status IN ('in_progress', 'canceling') RETURNING id`,
+  );
+  return (seq, now) => ((end.pluck().get(now, seq) as string | undefined) ?? null) as BatchId | null;
+}
+
+/** Returns claimed-but-unstarted items to the queue, undoing the attempt count (graceful shutdown). */
+export function releaseItems(db: Db): (items: Array<{ itemId: number; attempt: number }>) => void {
+  const release = db.prepare(
+    `UPDATE items SET state = 0, attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = ? AND attempts = ? AND state = 1`,
+  );
+  return db.transaction((items: Array<{ itemId: number; attempt: number }>) => {
+    for (const i of items) release.run(i.itemId, i.attempt);
+  }).immediate as (items: Array<{ itemId: number; attempt: number }>) => void;
+}
+
+/** Renews the lease of every item an owner holds; one statement per heartbeat. */
+export function heartbeatItems(db: Db): (owner: string, now: number, leaseMs: number) => number {
+  const renew = db.prepare('UPDATE items SET lease_expires_at = ? WHERE state = 1 AND lease_owner = ?');
+  return (owner, now, leaseMs) => renew.run(now + leaseMs, owner).changes;
+}

@@ -1,0 +1,56 @@
+/**
+ * SQLite schema, applied in order by `migrate`. Each entry is one migration; never edit one that has shipped.
+ *
+ * The items row is kept narrow (state, attempts, lease) because it is rewritten on every claim and completion;
+ * params and result lines live in their own tables so those rewrites never copy the payload bytes.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL,
+    status TEXT NOT NULL,
+    total INTEGER NOT NULL DEFAULT 0,
+    pending INTEGER NOT NULL DEFAULT 0,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    errored INTEGER NOT NULL DEFAULT 0,
+    canceled INTEGER NOT NULL DEFAULT 0,
+    expired INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    cancel_initiated_at INTEGER,
+    archived_at INTEGER,
+    deleted_at INTEGER,
+    api_version TEXT NOT NULL,
+    betas TEXT
+  );
+  CREATE INDEX batches_workspace_id ON batches (workspace, id);
+  CREATE INDEX batches_open ON batches (status) WHERE status IN ('ingesting', 'in_progress', 'canceling');
+  CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    batch_seq INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_at INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_expires_at INTEGER
+  );
+  CREATE UNIQUE INDEX items_batch_custom_id ON items (batch_seq, custom_id);
+  CREATE INDEX items_queued ON items (batch_seq, id) WHERE state = 0;
+  CREATE INDEX items_running ON items (lease_expires_at) WHERE state = 1;
+  CREATE TABLE payloads (item_id INTEGER PRIMARY KEY, params BLOB NOT NULL);
+  CREATE TABLE results (item_id INTEGER PRIMARY KEY, batch_seq INTEGER NOT NULL, line TEXT NOT NULL);
+  CREATE INDEX results_batch ON results (batch_seq, item_id);
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  `,
+];

@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import type { Store } from '../store.ts';
+import { apiKeyQueries } from './api-keys.ts';
+import { batchQueries } from './batch-queries.ts';
+import { claimItems } from './claim-items.ts';
+import { completeItems, heartbeatItems, releaseItems } from './complete-items.ts';
+import { ingestOperations } from './ingest-session.ts';
+import { type Db, openDatabase } from './open-database.ts';
+import { recoverStore, sweepStore } from './sweep.ts';
+
+/** Rows per results page: large enough to amortise the query, small enough to yield to other requests often. */
+const RESULTS_PAGE_ROWS = 1000;
+
+/**
+ * The embedded Store: one SQLite file in WAL mode, used by one process. better-sqlite3 is synchronous, so every
+ * method is one short statement or transaction; long work (results, purges) is paged and yields between pages.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly db: Db;
+  private readonly ingest;
+  private readonly batches;
+  private readonly claimOp;
+  private readonly completeOp;
+  private readonly releaseOp;
+  private readonly heartbeatOp;
+  private readonly sweepOp;
+  private readonly recoverOp;
+  private readonly keys;
+
+  constructor(file: string) {
+    this.db = openDatabase(file);
+    this.ingest = ingestOperations(this.db);
+    this.batches = batchQueries(this.db);
+    this.claimOp = claimItems(this.db);
+    this.completeOp = completeItems(this.db);
+    this.releaseOp = releaseItems(this.db);
+    this.heartbeatOp = heartbeatItems(this.db);
+    this.sweepOp = sweepStore(this.db);
+    this.recoverOp = recoverStore(this.db);
+    this.keys = apiKeyQueries(this.db);
+  }
+
+  /** The database file inside a data directory. */
+  static fileIn(dataDir: string): string {
+    return join(dataDir, 'barge.db');
+  }
+
+  async beginIngest(batch: Parameters<Store['beginIngest']>[0]) {
+    return this.ingest(batch);
+  }
+  async getBatch(workspace: string, id: string) {
+    return this.batches.getBatch(workspace, id);
+  }
+  async listBatches(workspace: string, query: Parameters<Store['listBatches']>[1]) {
+    return this.batches.listBatches(workspace, query);
+  }
+  async cancelBatch(workspace: string, id: string, now: number) {
+    return this.batches.cancelBatch(workspace, id, now);
+  }
+  async deleteBatch(workspace: string, id: string, now: number) {
+    return this.batches.deleteBatch(workspace, id, now);
+  }
+  async *resultChunks(batchSeq: number): AsyncIterable<Buffer> {
+    let after = 0;
+    for (;;) {
+      const page = this.batches.resultsPage(batchSeq, after, RESULTS_PAGE_ROWS);
+      if (page.rows > 0) yield Buffer.from(page.text);
+      if (page.rows < RESULTS_PAGE_ROWS) return;
+      after = page.lastItemId;
+    }
+  }
+  async claim(opts: Parameters<Store['claim']>[0]) {
+    return this.claimOp(opts);
+  }
+  async complete(completions: Parameters<Store['complete']>[0], now: number) {
+    return completions.length ? this.completeOp(completions, now) : [];
+  }
+  async release(items: Parameters<Store['release']>[0]) {
+    if (items.length) this.releaseOp(items);
+  }
+  async heartbeat(owner: string, now: number, leaseMs: number) {
+    return this.heartbeatOp(owner, now, leaseMs);
+  }
+  async sweep(opts: Parameters<Store['sweep']>[0]) {
+    return this.sweepOp(opts);
+  }
+  async recover() {
+    return this.recoverOp();
+  }
+  async createKey(key: Parameters<Store['createKey']>[0], secretHash: string) {
+    this.keys.create(key, secretHash);
+  }
+  async findKeyByHash(secretHash: string) {
+    return this.keys.findByHash(secretHash);
+  }
+  async listKeys() {
+    return this.keys.list();
+  }
+  async revokeKey(idOrPrefix: string, now: number) {
+    return this.keys.revoke(idOrPrefix, now);
+  }
+  async close() {
+    if (this.db.open) {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import type { BatchId } from '../../domain/ids.ts';
+import { canceledLine, expiredLine } from '../../wire/result-line.ts';
+import type { SweepOptions, SweepReport } from '../store.ts';
+import { endBatchIfDone } from './complete-items.ts';
+import type { Db } from './open-database.ts';
+import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
+
+/**
+ * One sweeper pass. Each step is its own short write transaction over at most `chunk` rows, so a 100,000-request
+ * cancel or expiry never blocks the API for long; `more` tells the caller to run again right away.
+ */
+export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
+  const lapsedLeases = db.prepare('SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? LIMIT ?').pluck();
+  const requeue = db.prepare(
+    'UPDATE items SET state = 0, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND state = 1',
+  );
+  const canceling = db.prepare(`SELECT seq, id FROM batches WHERE status = 'canceling' AND deleted_at IS NULL`);
+  const expiring = db.prepare(
+    `SELECT seq, id FROM batches WHERE status IN ('in_progress', 'canceling') AND expires_at <= ? AND deleted_at IS NULL`,
+  );
+  const queuedOf = db.prepare('SELECT id, custom_id FROM items WHERE batch_seq = ? AND state = 0 LIMIT ?');
+  const unfinishedOf = db.prepare('SELECT id, custom_id FROM items WHERE batch_seq = ? AND state IN (0, 1) LIMIT ?');
+  const finalize = db.prepare('UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?');
+  const insertResult = db.prepare('INSERT INTO results (item_id, batch_seq, line) VALUES (?, ?, ?)');
+  const bumpCanceled = db.prepare('UPDATE batches SET pending = pending - ?, canceled = canceled + ? WHERE seq = ?');
+  const bumpExpired = db.prepare('UPDATE batches SET pending = pending - ?, expired = expired + ? WHERE seq = ?');
+  const stalled = db.prepare(
+    `SELECT seq FROM batches WHERE status IN ('in_progress', 'canceling') AND pending = 0 AND deleted_at IS NULL`,
+  );
+  const archivable = db.prepare(
+    `SELECT seq, id FROM batches
+     WHERE status = 'ended' AND archived_at IS NULL AND deleted_at IS NULL AND created_at <= ?`,
+  );
+  const markArchived = db.prepare('UPDATE batches SET archived_at = ? WHERE seq = ?');
+  const archivedWithRows = db.prepare(
+    `SELECT b.seq FROM batches b WHERE b.archived_at IS NOT NULL AND b.deleted_at IS NULL
+     AND EXISTS (SELECT 1 FROM results r WHERE r.batch_seq = b.seq)`,
+  );
+  const deleted = db.prepare('SELECT seq FROM batches WHERE deleted_at IS NOT NULL LIMIT 8').pluck();
+  const end = endBatchIfDone(db);
+  const purgeDeleted = purgeBatchRows(db);
+  const purgeArchived = purgeArchivedRows(db);
+
+  const finishItems = db.transaction(
+    (seq: number, rows: Array<{ id: number; custom_id: string }>, kind: 'canceled' | 'expired') => {
+      const state = kind === 'canceled' ? 4 : 5;
+      const line = kind === 'canceled' ? canceledLine : expiredLine;
+      for (const r of rows) {
+        finalize.run(state, r.id);
+        insertResult.run(r.id, seq, line(r.custom_id));
+      }
+      (kind === 'canceled' ? bumpCanceled : bumpExpired).run(rows.length, rows.length, seq);
+    },
+  );
+
+  return (opts) => {
+    const report: SweepReport = { rescued: 0, canceled: 0, expired: 0, ended: [], archived: [], purged: 0, more: false };
+    const { now, chunk } = opts;
+
+    // 1. Rescue: a lapsed lease means its worker died; the item runs again.
+    const lapsed = lapsedLeases.all(now, chunk) as number[];
+    if (lapsed.length) {
+      db.transaction(() => {
+        for (const id of lapsed) report.rescued += requeue.run(id).changes;
+      }).immediate();
+      if (lapsed.length === chunk) report.more = true;
+    }
+
+    // 2. Expiry first: at expires_at, unsent and in-flight requests alike become `expired`.
+    for (const b of expiring.all(now) as Array<{ seq: number; id: string }>) {
+      const rows = unfinishedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
+      if (rows.length) finishItems.immediate(b.seq, rows, 'expired');
+      report.expired += rows.length;
+      if (rows.length === chunk) report.more = true;
+    }
+
+    // 3. Cancellation: unsent requests of a canceling batch become `canceled`; in-flight ones may still finish.
+    for (const b of canceling.all() as Array<{ seq: number; id: string }>) {
+      const rows = queuedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
+      if (rows.length) finishItems.immediate(b.seq, rows, 'canceled');
+      report.canceled += rows.length;
+      if (rows.length === chunk) report.more = true;
+    }
+
+    // 4. Finalisation of any batch left with nothing pending.
+    for (const seq of stalled.pluck().all() as number[]) {
+      const id = end(seq, now);
+      if (id) report.ended.push(id);
+    }
+
+    // 5. Archival at created_at + retention: the batch stays visible, its results go.
+    for (const b of archivable.all(now - opts.retentionMs) as Array<{ seq: number; id: string }>) {
+      markArchived.run(now, b.seq);
+      report.archived.push(b.id as BatchId);
+    }
+    for (const seq of archivedWithRows.pluck().all() as number[]) {
+      if (purgeArchived(seq, chunk)) report.more = true;
+    }
+
+    // 6. Deleted batches are purged in chunks after the API has already stopped showing them.
+    for (const seq of deleted.all() as number[]) {
+      if (purgeDeleted(seq, chunk)) report.more = true;
+      report.purged++;
+    }
+    return report;
+  };
+}
+
+/** Start-up recovery for the single-node store: no other process can hold a claim, so every `running` item's
+ * worker is gone; uploads that never committed are dropped. */
+export function recoverStore(db: Db): () => { requeued: number; droppedUploads: number } {
+  const requeueAll = db.prepare(
+    'UPDATE items SET state = 0, lease_owner = NULL, lease_expires_at = NULL WHERE state = 1',
+  );
+  const ingesting = db.prepare(`SELECT seq FROM batches WHERE status = 'ingesting'`).pluck();
+  const purge = purgeBatchRows(db);
+  return () => {
+    const requeued = requeueAll.run().changes;
+    const seqs = ingesting.all() as number[];
+    for (const seq of seqs) while (purge(seq, 5000));
+    return { requeued, droppedUploads: seqs.length };
+  };
+}

@@ -1,0 +1,128 @@
+import type { BatchRecord } from '../domain/batch.ts';
+import type { BatchId } from '../domain/ids.ts';
+
+/** What a new batch starts with; it stays invisible (`ingesting`) until `IngestSession.commit`. */
+export interface NewBatch {
+  id: BatchId;
+  workspace: string;
+  createdAt: number;
+  expiresAt: number;
+  apiVersion: string;
+  betas: string | null;
+}
+
+/** One request of an upload: its custom_id and the exact bytes of its params. */
+export interface IngestItem {
+  customId: string;
+  params: Uint8Array;
+}
+
+/** A staged upload. Items are appended in chunks; nothing is visible until `commit`. */
+export interface IngestSession {
+  append(items: IngestItem[]): Promise<void>;
+  /** Flips the batch visible (`in_progress`) in one short transaction and returns it. */
+  commit(): Promise<BatchRecord>;
+  /** Removes everything staged so far. */
+  abort(): Promise<void>;
+}
+
+export interface ListQuery {
+  limit: number;
+  afterId?: string;
+  beforeId?: string;
+}
+
+/** A claimed item, ready to run. `attempt` is the fencing token for its completion. */
+export interface ClaimedItem {
+  itemId: number;
+  batchSeq: number;
+  batchId: BatchId;
+  customId: string;
+  attempt: number;
+  params: Uint8Array;
+  apiVersion: string;
+  betas: string | null;
+}
+
+/** A finished attempt: the final state and its result line. */
+export interface Completion {
+  itemId: number;
+  batchSeq: number;
+  attempt: number;
+  outcome: 'succeeded' | 'errored';
+  line: string;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  limit: number;
+  now: number;
+  leaseMs: number;
+}
+
+/** What one sweep did, for logs and tests. */
+export interface SweepReport {
+  rescued: number;
+  canceled: number;
+  expired: number;
+  ended: BatchId[];
+  archived: BatchId[];
+  purged: number;
+  /** True when a step stopped at its chunk size and more work remains. */
+  more: boolean;
+}
+
+export interface SweepOptions {
+  now: number;
+  retentionMs: number;
+  /** Rows per step; each step is its own short transaction. */
+  chunk: number;
+}
+
+/** A stored API key (the secret itself is never stored, only its SHA-256). */
+export interface ApiKeyRecord {
+  id: string;
+  workspace: string;
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export type CancelOutcome = { kind: 'ok'; batch: BatchRecord } | { kind: 'not_found' } | { kind: 'ended' };
+export type DeleteOutcome = { kind: 'ok' } | { kind: 'not_found' } | { kind: 'not_ended'; batch: BatchRecord };
+
+/**
+ * The Store port: durable batches, items and results. Every implementation passes the conformance suite in
+ * `test/store/`. All time-dependent operations take `now` from the caller (the injected Clock).
+ */
+export interface Store {
+  readonly kind: string;
+
+  beginIngest(batch: NewBatch): Promise<IngestSession>;
+  getBatch(workspace: string, id: string): Promise<BatchRecord | null>;
+  listBatches(workspace: string, query: ListQuery): Promise<{ batches: BatchRecord[]; hasMore: boolean }>;
+  cancelBatch(workspace: string, id: string, now: number): Promise<CancelOutcome>;
+  deleteBatch(workspace: string, id: string, now: number): Promise<DeleteOutcome>;
+  /** Result lines of an ended batch, each ending in `\n`, coalesced into chunks of roughly `chunkBytes`. */
+  resultChunks(batchSeq: number, chunkBytes?: number): AsyncIterable<Buffer>;
+
+  /** Claims up to `limit` queued items, shared fairly across the batches that have work. */
+  claim(opts: ClaimOptions): Promise<ClaimedItem[]>;
+  /** Writes results, fenced by attempt; ends batches whose last item finished. Returns the ended batch ids. */
+  complete(completions: Completion[], now: number): Promise<BatchId[]>;
+  /** Returns claimed but unstarted items to the queue without counting the attempt. */
+  release(items: Array<{ itemId: number; attempt: number }>): Promise<void>;
+  /** Extends the lease of every item this owner holds. */
+  heartbeat(owner: string, now: number, leaseMs: number): Promise<number>;
+  /** Applies the time rules and background chores once. */
+  sweep(opts: SweepOptions): Promise<SweepReport>;
+  /** On start-up of a single-node store: everything `running` belonged to a dead process; half uploads are dropped. */
+  recover(): Promise<{ requeued: number; droppedUploads: number }>;
+
+  createKey(key: ApiKeyRecord, secretHash: string): Promise<void>;
+  findKeyByHash(secretHash: string): Promise<ApiKeyRecord | null>;
+  listKeys(): Promise<ApiKeyRecord[]>;
+  revokeKey(idOrPrefix: string, now: number): Promise<boolean>;
+
+  close(): Promise<void>;
+}

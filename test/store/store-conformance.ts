@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { BatchRecord } from '../../src/domain/batch.ts';
+import { newBatchId } from '../../src/domain/ids.ts';
+import type { Completion, Store } from '../../src/store/store.ts';
+import { erroredLine, succeededLine } from '../../src/wire/result-line.ts';
+
+const T0 = Date.parse('2026-11-25T12:00:00.000Z');
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface StoreFactory {
+  /** A fresh, empty store. */
+  open(): Promise<Store>;
+}
+
+async function makeBatch(store: Store, n: number, opts: { workspace?: string; now?: number } = {}): Promise<BatchRecord> {
+  const now = opts.now ?? T0;
+  const s = await store.beginIngest({
+    id: newBatchId(now),
+    workspace: opts.workspace ?? 'w',
+    createdAt: now,
+    expiresAt: now + DAY,
+    apiVersion: '2023-06-01',
+    betas: null,
+  });
+  const items = Array.from({ length: n }, (_, i) => ({
+    customId: `r${i}`,
+    params: Buffer.from(JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: `hi ${i}` }] })),
+  }));
+  for (let i = 0; i < items.length; i += 1000) await s.append(items.slice(i, i + 1000));
+  return s.commit();
+}
+
+async function results(store: Store, seq: number): Promise<Array<{ custom_id: string; result: { type: string } }>> {
+  let text = '';
+  for await (const chunk of store.resultChunks(seq)) text += chunk.toString('utf8');
+  assert.ok(text === '' || text.endsWith('\n'), 'every line ends with LF');
+  return text === '' ? [] : text.slice(0, -1).split('\n').map((l) => JSON.parse(l));
+}
+
+function done(item: { itemId: number; batchSeq: number; attempt: number; customId: string }): Completion {
+  return { ...item, outcome: 'succeeded', line: succeededLine(item.customId, { ok: true }) };
+}
+
+/** The Store conformance suite: every Store implementation must pass all of it. */
+export function storeConformance(name: string, factory: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    const withStore = (fn: (s: Store) => Promise<void>) => async () => {
+      const store = await factory.open();
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    };
+
+    test(
+      'a staged upload is invisible until commit, and abort leaves nothing',
+      withStore(async (store) => {
+        const id = newBatchId(T0);
+        const s = await store.beginIngest({ id, workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: null });
+        await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
+        assert.equal(await store.getBatch('w', id), null);
+        assert.equal((await store.listBatches('w', { limit: 10 })).batches.length, 0);
+        const b = await s.commit();
+        assert.equal(b.status, 'in_progress');
+        assert.equal(b.total, 1);
+        assert.equal((await store.getBatch('w', id))?.id, id);
+
+        const id2 = newBatchId(T0);
+        const s2 = await store.beginIngest({ id: id2, workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: null });
+        await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
+        await s2.abort();
+        assert.equal(await store.getBatch('w', id2), null);
+        const claimed = await store.claim({ owner: 'o', limit: 10, now: T0, leaseMs: 1000 });
+        assert.deepEqual(
+          claimed.map((c) => c.batchId),
+          [id],
+          'only the committed batch has claimable items',
+        );
+      }),
+    );
+
+    test(
+      'params bytes come back exactly as stored',
+      withStore(async (store) => {
+        const raw = Buffer.from('{ "model" : "m",\n "x":"\\u00e9 日本 😀" }');
+        const s = await store.beginIngest({ id: newBatchId(T0), workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: 'b1' });
+        await s.append([{ customId: 'a', params: raw }]);
+        await s.commit();
+        const [c] = await store.claim({ owner: 'o', limit: 1, now: T0, leaseMs: 1000 });
+        assert.ok(c);
+        assert.ok(Buffer.from(c.params).equals(raw));
+        assert.equal(c.betas, 'b1');
+        assert.equal(c.attempt, 1);
+      }),
+    );
+
+    test(
+      'list is newest first and pages both ways across workspaces',
+      withStore(async (store) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) ids.push((await makeBatch(store, 1, { now: T0 + i })).id);
+        await makeBatch(store, 1, { workspace: 'other' });
+        const newestFirst = [...ids].reverse();
+        const p1 = await store.listBatches('w', { limit: 3 });
+        assert.deepEqual(p1.batches.map((b) => b.id), newestFirst.slice(0, 3));
+        assert.equal(p1.hasMore, true);
+        const p2 = await store.listBatches('w', { limit: 3, afterId: newestFirst[2]! });
+        assert.deepEqual(p2.batches.map((b) => b.id), newestFirst.slice(3, 6));
+        const p3 = await store.listBatches('w', { limit: 3, afterId: newestFirst[5]! });
+        assert.deepEqual(p3.batches.map((b) => b.id), newestFirst.slice(6));
+        assert.equal(p3.hasMore, false);
+        const back = await store.listBatches('w', { limit: 2, beforeId: newestFirst[5]! });
+        assert.deepEqual(back.batches.map((b) => b.id), newestFirst.slice(3, 5));
+        assert.equal(back.hasMore, true);
+        const back2 = await store.listBatches('w', { limit: 5, beforeId: newestFirst[2]! });
+        assert.deepEqual(back2.batches.map((b) => b.id), newestFirst.slice(0, 2));
+        assert.equal(back2.hasMore, false);
+        assert.equal(await store.getBatch('other', ids[0]!), null, 'other workspaces do not see it');
+      }),
+    );
+
+    test(
+      'claims are shared fairly: a small batch created after a big one is served at once',
+      withStore(async (store) => {
+        const big = await makeBatch(store, 3000);
+        await store.claim({ owner: 'o', limit: 100, now: T0, leaseMs: 60_000 });
+        const small = await makeBatch(store, 10, { now: T0 + 1 });
+        const next = await store.claim({ owner: 'o', limit: 20, now: T0, leaseMs: 60_000 });
+        assert.equal(next.filter((c) => c.batchSeq === small.seq).length, 10);
+        assert.equal(next.filter((c) => c.batchSeq === big.seq).length, 10);
+      }),
+    );
+
+    test(
+      'completion is fenced by attempt and ends the batch with its counts',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 3);
+        const claimed = await store.claim({ owner: 'o', limit: 3, now: T0, leaseMs: 1000 });
+        assert.equal(claimed.length, 3);
+        // The first claim's lease lapses and is rescued; the re-claim gets attempt 2.
+        const report = await store.sweep({ now: T0 + 2000, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(report.rescued, 3);
+        const again = await store.claim({ owner: 'p', limit: 3, now: T0 + 2000, leaseMs: 1000 });
+        assert.deepEqual(again.map((c) => c.attempt), [2, 2, 2]);
+        // A stale completion from the first attempt is dropped.
+        assert.deepEqual(await store.complete(claimed.map(done), T0 + 2100), []);
+        const [x, y, z] = again;
+        assert.deepEqual(await store.complete([done(x!), { ...done(y!), outcome: 'errored', line: erroredLine(y!.customId, 'api_error', 'boom') }], T0 + 2200), []);
+        // Completing twice is a no-op.
+        assert.deepEqual(await store.complete([done(x!)], T0 + 2200), []);
+        assert.equal((await store.getBatch('w', b.id))?.status, 'in_progress');
+        assert.deepEqual(await store.complete([done(z!)], T0 + 2300), [b.id]);
+        const ended = await store.getBatch('w', b.id);
+        assert.equal(ended?.status, 'ended');
+        assert.equal(ended?.endedAt, T0 + 2300);
+        assert.deepEqual(ended?.counts, { succeeded: 2, errored: 1, canceled: 0, expired: 0 });
+        const lines = await results(store, b.seq);
+        assert.deepEqual(lines.map((l) => l.custom_id).sort(), ['r0', 'r1', 'r2']);
+      }),
+    );
+
+    test(
+      'release returns items without counting the attempt; heartbeat extends leases',
+      withStore(async (store) => {
+        await makeBatch(store, 2);
+        const claimed = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 1000 });
+        await store.release([{ itemId: claimed[0]!.itemId, attempt: claimed[0]!.attempt }]);
+        assert.equal(await store.heartbeat('o', T0 + 900, 1000), 1);
+        const r = await store.sweep({ now: T0 + 1500, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(r.rescued, 0, 'the renewed lease has not lapsed');
+        const again = await store.claim({ owner: 'o', limit: 2, now: T0 + 1500, leaseMs: 1000 });
+        assert.deepEqual(again.map((c) => [c.customId, c.attempt]), [[claimed[0]!.customId, 1]]);
+      }),
+    );
+
+    test(
+      'cancel: queued items become canceled, in-flight ones may finish, then the batch ends',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 5);
+        const inflight = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 60_000 });
+        const c = await store.cancelBatch('w', b.id, T0 + 10);
+        assert.equal(c.kind, 'ok');
+        assert.equal(c.kind === 'ok' && c.batch.status, 'canceling');
+        assert.equal(c.kind === 'ok' && c.batch.cancelInitiatedAt, T0 + 10);
+        const again = await store.cancelBatch('w', b.id, T0 + 20);
+        assert.equal(again.kind === 'ok' && again.batch.cancelInitiatedAt, T0 + 10, 'a second cancel changes nothing');
+        assert.equal((await store.claim({ owner: 'o', limit: 5, now: T0, leaseMs: 1000 })).length, 0);
+        const r = await store.sweep({ now: T0 + 30, retentionMs: 29 * DAY, chunk: 2 });
+        assert.equal(r.more, true, 'the chunk limit leaves more to do');
+        await store.sweep({ now: T0 + 30, retentionMs: 29 * DAY, chunk: 2 });
+        assert.equal((await store.getBatch('w', b.id))?.status, 'canceling');
+        assert.deepEqual(await store.complete(inflight.map(done), T0 + 40), [b.id]);
+        const ended = await store.getBatch('w', b.id);
+        assert.deepEqual(ended?.counts, { succeeded: 2, errored: 0, canceled: 3, expired: 0 });
+        assert.equal((await store.cancelBatch('w', b.id, T0 + 50)).kind, 'ended');
+        assert.equal((await store.cancelBatch('w', 'msgbatch_nope', T0)).kind, 'not_found');
+      }),
+    );
+
+    test(
+      'expiry: queued and in-flight requests become expired; late completions are dropped',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 4);
+        const inflight = await store.claim({ owner: 'o', limit: 1, now: T0, leaseMs: 2 * DAY });
+        let r = await store.sweep({ now: T0 + DAY - 1, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(r.expired, 0);
+        r = await store.sweep({ now: T0 + DAY, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(r.expired, 4);
+        assert.deepEqual(r.ended, [b.id]);
+        assert.deepEqual(await store.complete(inflight.map(done), T0 + DAY + 1), []);
+        const ended = await store.getBatch('w', b.id);
+        assert.deepEqual(ended?.counts, { succeeded: 0, errored: 0, canceled: 0, expired: 4 });
+        const lines = await results(store, b.seq);
+        assert.equal(lines.length, 4);
+        assert.ok(lines.every((l) => l.result.type === 'expired'));
+        assert.equal((await store.claim({ owner: 'o', limit: 4, now: T0 + DAY, leaseMs: 1000 })).length, 0);
+      }),
+    );
+
+    test(
+      'archival at created + retention keeps the batch and drops its results; delete hides everything',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 2);
+        const claimed = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 1000 });
+        await store.complete(claimed.map(done), T0 + 5);
+        assert.equal((await store.deleteBatch('w', (await makeBatch(store, 1)).id, T0)).kind, 'not_ended');
+        let r = await store.sweep({ now: T0 + 29 * DAY - 1, retentionMs: 29 * DAY, chunk: 100 });
+        assert.deepEqual(r.archived, []);
+        r = await store.sweep({ now: T0 + 29 * DAY, retentionMs: 29 * DAY, chunk: 100 });
+        // The other (unfinished) batch expired long ago, so it is archived in the same pass.
+        assert.ok(r.archived.includes(b.id));
+        const archived = await store.getBatch('w', b.id);
+        assert.equal(archived?.archivedAt, T0 + 29 * DAY);
+        assert.equal(archived?.status, 'ended');
+        assert.deepEqual(await results(store, b.seq), []);
+        assert.deepEqual((await store.listBatches('w', { limit: 10 })).batches.some((x) => x.id === b.id), true);
+        assert.equal((await store.deleteBatch('w', b.id, T0 + 29 * DAY)).kind, 'ok');
+        assert.equal(await store.getBatch('w', b.id), null);
+        assert.equal((await store.deleteBatch('w', b.id, T0 + 29 * DAY)).kind, 'not_found');
+        r = await store.sweep({ now: T0 + 29 * DAY, retentionMs: 29 * DAY, chunk: 100 });
+        assert.ok(r.purged >= 1);
+      }),
+    );
+
+    test(
+      'api keys: stored by hash, found, listed and revoked',
+      withStore(async (store) => {
+        await store.createKey({ id: 'key_1', workspace: 'w', prefix: 'sk-barge-abc', createdAt: T0, revokedAt: null }, 'h1');
+        assert.equal((await store.findKeyByHash('h1'))?.workspace, 'w');
+        assert.equal(await store.findKeyByHash('h2'), null);
+        assert.equal((await store.listKeys()).length, 1);
+        assert.equal(await store.revokeKey('key_1', T0 + 1), true);
+        assert.equal((await store.findKeyByHash('h1'))?.revokedAt, T0 + 1);
+        assert.equal(await store.revokeKey('key_1', T0 + 2), false);
+      }),
+    );
+  });
+}
