@@ -42,7 +42,7 @@ export function serveCommand(): Command {
     .addOption(
       envOption('--allow-unauthenticated-remote', 'allow --auth none on a non-loopback --host').default(false),
     )
-    .addOption(envOption('--mock-latency <duration>', 'mock model latency: 200ms, or a range 50ms-500ms').default('0ms'))
+    .addOption(envOption('--mock-latency <duration>', 'mock model latency: 200ms, or a range 50ms-500ms (0ms for instant)').default('100ms-1s'))
     .addOption(
       envOption('--mock-error-rate <rate>', 'share of mock requests that fail with api_error/overloaded_error (0 to 1)')
         .default(0)

@@ -34,7 +34,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   publicUrl: null,
   auth: 'none',
   allowUnauthenticatedRemote: false,
-  mockLatency: { minMs: 0, maxMs: 0 },
+  mockLatency: { minMs: 100, maxMs: 1000 },
   mockErrorRate: 0,
   shutdownGraceMs: 10_000,
   leaseMs: 60_000,

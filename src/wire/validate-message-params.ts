@@ -38,7 +38,14 @@ const MESSAGE_BLOCK_TYPES = [
   'mcp_tool_listing',
   'fallback',
 ] as const;
-const TOOL_RESULT_BLOCK_TYPES = ['text', 'image', 'search_result', 'document', 'tool_reference', 'browser_state'];
+const TOOL_RESULT_BLOCK_TYPES = [
+  'text',
+  'image',
+  'search_result',
+  'document',
+  'tool_reference',
+  'browser_state',
+];
 const DOCUMENT_CONTENT_BLOCK_TYPES = ['text', 'image'];
 const TEXT_ONLY = ['text'];
 const IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
@@ -115,7 +122,11 @@ function literal(path: string, v: unknown, allowed: readonly string[]): Problem 
 }
 
 function str(path: string, v: unknown): Problem {
-  return typeof v === 'string' ? null : v === undefined ? `${path}: Field required` : `${path}: Input should be a valid string`;
+  return typeof v === 'string'
+    ? null
+    : v === undefined
+      ? `${path}: Field required`
+      : `${path}: Input should be a valid string`;
 }
 
 function optStr(path: string, v: unknown): Problem {
@@ -129,7 +140,9 @@ function bool(path: string, v: unknown): Problem {
 function int(path: string, v: unknown, min: number): Problem {
   if (v === undefined) return `${path}: Field required`;
   if (typeof v !== 'number' || !Number.isFinite(v)) return `${path}: Input should be a valid integer`;
-  if (!Number.isInteger(v)) return `${path}: Input should be a valid integer, got a number with a fractional part`;
+  if (!Number.isInteger(v)) {
+    return `${path}: Input should be a valid integer, got a number with a fractional part`;
+  }
   return v < min ? `${path}: Input should be greater than or equal to ${min}` : null;
 }
 
@@ -140,11 +153,19 @@ function num(path: string, v: unknown, min: number, max: number): Problem {
 }
 
 function dict(path: string, v: unknown): Problem {
-  return isObj(v) ? null : v === undefined ? `${path}: Field required` : `${path}: Input should be a valid dictionary`;
+  return isObj(v)
+    ? null
+    : v === undefined
+      ? `${path}: Field required`
+      : `${path}: Input should be a valid dictionary`;
 }
 
 function list(path: string, v: unknown): Problem {
-  return Array.isArray(v) ? null : v === undefined ? `${path}: Field required` : `${path}: Input should be a valid list`;
+  return Array.isArray(v)
+    ? null
+    : v === undefined
+      ? `${path}: Field required`
+      : `${path}: Input should be a valid list`;
 }
 
 function cacheControl(path: string, v: unknown): Problem {
@@ -202,23 +223,44 @@ function imageBlock(path: string, b: Obj): Problem {
 }
 
 function documentBlock(path: string, b: Obj, ctx: BlockContext): Problem {
-  if (ctx.v2026 && ctx.role === 'assistant') return `${path}: document blocks are not allowed in assistant messages`;
+  if (ctx.v2026 && ctx.role === 'assistant') {
+    return `${path}: document blocks are not allowed in assistant messages`;
+  }
   const sp = `${path}.source`;
   const src = b.source;
   const p = tag(sp, src, ['base64', 'text', 'content', 'url', 'file']);
   if (p) return p;
   const s = src as Obj;
   let q: Problem = null;
-  if (s.type === 'base64') q = literal(`${sp}.media_type`, s.media_type, ['application/pdf']) ?? str(`${sp}.data`, s.data);
-  else if (s.type === 'text') q = literal(`${sp}.media_type`, s.media_type, ['text/plain']) ?? str(`${sp}.data`, s.data);
-  else if (s.type === 'url') q = str(`${sp}.url`, s.url);
-  else if (s.type === 'file') q = str(`${sp}.file_id`, s.file_id);
-  else if (typeof s.content !== 'string') {
-    q = list(`${sp}.content`, s.content) ?? blocks(`${sp}.content`, s.content as unknown[], DOCUMENT_CONTENT_BLOCK_TYPES, nested(ctx));
+  switch (s.type) {
+    case 'base64':
+      q = literal(`${sp}.media_type`, s.media_type, ['application/pdf']) ?? str(`${sp}.data`, s.data);
+      break;
+    case 'text':
+      q = literal(`${sp}.media_type`, s.media_type, ['text/plain']) ?? str(`${sp}.data`, s.data);
+      break;
+    case 'url':
+      q = str(`${sp}.url`, s.url);
+      break;
+    case 'file':
+      q = str(`${sp}.file_id`, s.file_id);
+      break;
+    default:
+      if (typeof s.content !== 'string') {
+        q =
+          list(`${sp}.content`, s.content) ??
+          blocks(`${sp}.content`, s.content as unknown[], DOCUMENT_CONTENT_BLOCK_TYPES, nested(ctx));
+      }
   }
   if (q) return q;
-  if (!absent(b.citations) && !isObj(b.citations)) return `${path}.citations: Input should be a valid dictionary`;
-  return optStr(`${path}.title`, b.title) ?? optStr(`${path}.context`, b.context) ?? cacheControl(`${path}.cache_control`, b.cache_control);
+  if (!absent(b.citations) && !isObj(b.citations)) {
+    return `${path}.citations: Input should be a valid dictionary`;
+  }
+  return (
+    optStr(`${path}.title`, b.title) ??
+    optStr(`${path}.context`, b.context) ??
+    cacheControl(`${path}.cache_control`, b.cache_control)
+  );
 }
 
 function toolUseBlock(path: string, b: Obj, ctx: BlockContext): Problem {
@@ -321,7 +363,9 @@ function messages(v: unknown, v2026: boolean): Problem {
       }
       continue;
     }
-    if (!Array.isArray(content)) return `${path}.content: Input should be a valid string or a list of content blocks`;
+    if (!Array.isArray(content)) {
+      return `${path}.content: Input should be a valid string or a list of content blocks`;
+    }
     if (content.length === 0 && !lastAssistant) {
       return `${path}: all messages must have non-empty content except for the optional final assistant message`;
     }
@@ -368,7 +412,9 @@ function thinking(v: unknown, maxTokens: number): Problem {
   if (t.type !== 'enabled') return null;
   const q = int('thinking.budget_tokens', t.budget_tokens, 1024);
   if (q) return q;
-  return (t.budget_tokens as number) >= maxTokens ? 'max_tokens: must be greater than thinking.budget_tokens' : null;
+  return (t.budget_tokens as number) >= maxTokens
+    ? 'max_tokens: must be greater than thinking.budget_tokens'
+    : null;
 }
 
 /** Checks the tool list, collecting the declared names into `names` (for `tool_choice`). */
@@ -383,7 +429,9 @@ function tools(v: unknown, names: Set<string>): Problem {
     if (absent(type) || type === 'custom') {
       const p = str(`${path}.name`, t.name);
       if (p) return p;
-      if (!TOOL_NAME.test(t.name as string)) return `${path}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+      if (!TOOL_NAME.test(t.name as string)) {
+        return `${path}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+      }
       const q =
         dict(`${path}.input_schema`, t.input_schema) ??
         literal(`${path}.input_schema.type`, (t.input_schema as Obj).type, ['object']) ??
@@ -411,7 +459,9 @@ function toolChoice(v: unknown, names: Set<string>): Problem {
   if (c.type !== 'tool') return null;
   const q = str('tool_choice.name', c.name);
   if (q) return q;
-  return names.has(c.name as string) ? null : `tool_choice.name: no tool named '${c.name}' is defined in tools`;
+  return names.has(c.name as string)
+    ? null
+    : `tool_choice.name: no tool named '${c.name}' is defined in tools`;
 }
 
 function model(v: unknown): Problem {
@@ -429,7 +479,8 @@ function isV2026OrLater(apiVersion: string): boolean {
 function validate(params: unknown, apiVersion: string): Problem {
   if (!isObj(params)) return 'params: Input should be a valid dictionary';
   const v2026 = isV2026OrLater(apiVersion);
-  const p = model(params.model) ?? int('max_tokens', params.max_tokens, 1) ?? messages(params.messages, v2026);
+  const p =
+    model(params.model) ?? int('max_tokens', params.max_tokens, 1) ?? messages(params.messages, v2026);
   if (p) return p;
   const maxTokens = params.max_tokens as number;
   const names = new Set<string>();

@@ -15,7 +15,15 @@ export async function testServer(
 ): Promise<RunningServer> {
   const dataDir = config.dataDir ?? tempDir(t);
   const server = await startServer(
-    { ...DEFAULT_SERVE_CONFIG, port: 0, logLevel: 'silent', shutdownGraceMs: 2000, ...config, dataDir },
+    {
+      ...DEFAULT_SERVE_CONFIG,
+      port: 0,
+      logLevel: 'silent',
+      shutdownGraceMs: 2000,
+      mockLatency: { minMs: 0, maxMs: 0 },
+      ...config,
+      dataDir,
+    },
     { logger: pino({ level: 'silent' }), ...over },
   );
   t.after(() => server.close());

@@ -40,7 +40,10 @@ export class Prng {
   /** 128 bits, for `idFromSeed`. */
   bits128(): bigint {
     return (
-      (BigInt(this.u32()) << 96n) | (BigInt(this.u32()) << 64n) | (BigInt(this.u32()) << 32n) | BigInt(this.u32())
+      (BigInt(this.u32()) << 96n) |
+      (BigInt(this.u32()) << 64n) |
+      (BigInt(this.u32()) << 32n) |
+      BigInt(this.u32())
     );
   }
 }

@@ -34,7 +34,9 @@ function resolveRef(ref: string, root: Obj): unknown {
 function typeOf(s: Obj): string | undefined {
   const t = s.type;
   if (typeof t === 'string') return t;
-  if (Array.isArray(t)) return (t.find((x) => x !== 'null') as string | undefined) ?? (t.length ? 'null' : undefined);
+  if (Array.isArray(t)) {
+    return (t.find((x) => x !== 'null') as string | undefined) ?? (t.length ? 'null' : undefined);
+  }
   if (isObj(s.properties) || Array.isArray(s.required)) return 'object';
   if (s.items !== undefined || Array.isArray(s.prefixItems)) return 'array';
   if (typeof s.format === 'string' || s.minLength !== undefined || s.pattern !== undefined) return 'string';
@@ -160,7 +162,9 @@ function generate(schema: unknown, root: Obj, rng: Prng, depth: number, name: st
   if (typeof s.$ref === 'string') return generate(resolveRef(s.$ref, root), root, rng, depth + 1, name);
   if (Array.isArray(s.anyOf) && s.anyOf.length > 0) return generate(s.anyOf[0], root, rng, depth + 1, name);
   if (Array.isArray(s.oneOf) && s.oneOf.length > 0) return generate(s.oneOf[0], root, rng, depth + 1, name);
-  if (Array.isArray(s.allOf) && s.allOf.length > 0) return generate(merged(s, s.allOf), root, rng, depth + 1, name);
+  if (Array.isArray(s.allOf) && s.allOf.length > 0) {
+    return generate(merged(s, s.allOf), root, rng, depth + 1, name);
+  }
   switch (typeOf(s)) {
     case 'object':
       return objectFor(s, root, rng, depth);
@@ -184,9 +188,13 @@ function generate(schema: unknown, root: Obj, rng: Prng, depth: number, name: st
 function objectFor(s: Obj, root: Obj, rng: Prng, depth: number): Obj {
   const out: Obj = {};
   const props = isObj(s.properties) ? s.properties : {};
-  const required = Array.isArray(s.required) ? s.required.filter((r): r is string => typeof r === 'string') : [];
+  const required = Array.isArray(s.required)
+    ? s.required.filter((r): r is string => typeof r === 'string')
+    : [];
   for (const key of Object.keys(props)) {
-    if (depth < OPTIONAL_DEPTH || required.includes(key)) out[key] = generate(props[key], root, rng, depth + 1, key);
+    if (depth < OPTIONAL_DEPTH || required.includes(key)) {
+      out[key] = generate(props[key], root, rng, depth + 1, key);
+    }
   }
   for (const key of required) {
     if (key in out) continue;
