@@ -29,7 +29,7 @@ export function serveCommand(): Command {
         .default(d.concurrency)
         .argParser(int('concurrency')),
     )
-    .addOption(envOption('--batch-ttl <duration>', 'time from creation to expiry').default(formatDuration(d.batchTtlMs)))
+    .addOption(envOption('--batch-ttl <duration>', 'time from creation to expiry').default('24h'))
     .addOption(
       envOption('--retention <duration>', 'time from creation until results are archived').default(
         formatDuration(d.retentionMs),

@@ -63,5 +63,5 @@ export function idFromSeed(prefix: string, seed: bigint): string {
 
 /** Whether a string looks like a batch id (only base58 characters, so it never needs URL encoding). */
 export function isBatchId(text: string): text is BatchId {
-  return /^msgbatch_[1-9A-HJ-NP-Za-km-z]{1,64}$/.test(text);
+  return /^msgbatch_[0-9A-Za-z]{1,64}$/.test(text);
 }

@@ -103,6 +103,10 @@ const SEEN_CUSTOM_ID = 1;
 const SEEN_PARAMS = 2;
 
 const EMPTY = Buffer.alloc(0);
+// The usual spellings of the known keys, compared as bytes before falling back to decoding.
+const KEY_REQUESTS = Buffer.from('"requests"');
+const KEY_CUSTOM_ID = Buffer.from('"custom_id"');
+const KEY_PARAMS = Buffer.from('"params"');
 
 /**
  * Streams a `POST /v1/messages/batches` body without holding it or its parsed tree: a byte-level state machine over
@@ -397,7 +401,7 @@ export class CreateBodyScanner {
     const raw = this.bytes(this.keyStart, endAbs, false);
     if (!this.keyInItem) {
       if (raw.length > MAX_TOP_KEY_BYTES) throw topKeyTooLong();
-      const key = decodeString(raw, this.keyStart, 'object key');
+      const key = raw.equals(KEY_REQUESTS) ? 'requests' : (this.parseJson(raw, this.keyStart, -1) as string);
       this.releaseCapture();
       if (key !== 'requests') throw new IngestError(`${echoKey(key)}: Extra inputs are not permitted`);
       if (this.sawRequests) throw new IngestError('requests: duplicate key in object');
@@ -405,8 +409,12 @@ export class CreateBodyScanner {
       this.state = TOP_COLON;
       return;
     }
+    const key = raw.equals(KEY_CUSTOM_ID)
+      ? 'custom_id'
+      : raw.equals(KEY_PARAMS)
+        ? 'params'
+        : (this.parseJson(raw, this.keyStart, -1) as string);
     const path = `requests.${this.index}`;
-    const key = decodeString(raw, this.keyStart, `${path} key`);
     let bit: number;
     if (key === 'custom_id') {
       bit = SEEN_CUSTOM_ID;
@@ -505,6 +513,12 @@ export class CreateBodyScanner {
     return i;
   }
 
+  /** The JSON path of the key or value being finished, for error messages. */
+  private errorPath(): string {
+    if (this.state === KEY_STRING) return this.keyInItem ? `requests.${this.index} key` : 'object key';
+    return this.valuePath();
+  }
+
   private valuePath(): string {
     const path = `requests.${this.index}`;
     if (this.target === T_CUSTOM_ID) return `${path}.custom_id`;
@@ -514,29 +528,29 @@ export class CreateBodyScanner {
 
   private finishValue(endAbs: number): void {
     if (endAbs - this.capStart > this.maxItemBytes) throw this.tooLarge();
-    const path = this.valuePath();
     const start = this.valueStart;
     // A number or literal ends at the byte after it; a syntax error "at its end" is really about that byte.
     const next = this.valueScalar ? this.chunk[endAbs - this.base]! : -1;
     switch (this.target) {
       case T_CUSTOM_ID:
-        this.customId = this.claimCustomId(this.bytes(start, endAbs, false), path, next);
+        this.customId = this.claimCustomId(this.bytes(start, endAbs, false), next);
         break;
       case T_PARAMS: {
         const raw = this.bytes(start, endAbs, true);
-        checkJson(raw, start, path, next);
-        if (raw[0] !== LBRACE) throw new IngestError(`${path}: Input should be a valid dictionary`);
+        this.checkJson(raw, start, next);
+        if (raw[0] !== LBRACE)
+          throw new IngestError(`${this.valuePath()}: Input should be a valid dictionary`);
         this.params = raw;
         break;
       }
       default:
-        parseJson(this.bytes(start, endAbs, false), start, path, next);
-        throw new IngestError(`${path}: Input should be a valid dictionary or object`);
+        this.parseJson(this.bytes(start, endAbs, false), start, next);
+        throw new IngestError(`${this.valuePath()}: Input should be a valid dictionary or object`);
     }
     this.state = AFTER_ITEM_VALUE;
   }
 
-  private claimCustomId(raw: Buffer, path: string, next: number): string {
+  private claimCustomId(raw: Buffer, next: number): string {
     let id: string | null = null;
     const len = raw.length;
     // Fast path: a quoted run of pattern bytes needs no decoding.
@@ -545,8 +559,9 @@ export class CreateBodyScanner {
       while (j < len - 1 && ID_BYTE[raw[j]!] === 1) j++;
       if (j === len - 1) id = raw.toString('latin1', 1, len - 1);
     }
+    const path = `requests.${this.index}.custom_id`;
     if (id === null) {
-      const value = parseJson(raw, this.valueStart, path, next);
+      const value = this.parseJson(raw, this.valueStart, next);
       if (typeof value !== 'string') throw new IngestError(`${path}: Input should be a valid string`);
       const chars = [...value].length;
       if (chars === 0) throw new IngestError(`${path}: String should have at least 1 character`);
@@ -564,42 +579,38 @@ export class CreateBodyScanner {
     return id;
   }
 
+  /**
+   * Validates UTF-8 and JSON of a slice whose parsed value is not needed. Once the bytes are known to be UTF-8, decoding
+   * them as latin1 keeps JSON validity intact (bytes >= 0x80 only ever occur inside strings, where any such character
+   * is allowed) and gives V8 a one-byte string, which is cheaper to build and to parse. `abs` is the slice's absolute
+   * offset; `next` is the byte after it when that byte ended a number or literal, else -1.
+   */
+  private checkJson(raw: Buffer, abs: number, next: number): void {
+    if (!isUtf8(raw)) throw new IngestError(`${this.errorPath()}: invalid UTF-8 in request body`);
+    try {
+      JSON.parse(raw.toString('latin1'));
+    } catch (err) {
+      throw syntaxError(err, raw, abs, this.errorPath(), next);
+    }
+  }
+
+  /** Like checkJson, for small slices whose value is needed (keys may contain escapes: `"requ\u0065sts"`). */
+  private parseJson(raw: Buffer, abs: number, next: number): unknown {
+    // toString would silently turn invalid UTF-8 into U+FFFD, so check first.
+    if (!isUtf8(raw)) throw new IngestError(`${this.errorPath()}: invalid UTF-8 in request body`);
+    const text = raw.toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw syntaxError(err, raw, abs, this.errorPath(), next);
+    }
+  }
+
   private tooLarge(): IngestError {
     return new IngestError(
       `requests.${this.index}: request is larger than the ${this.maxItemBytes}-byte limit`,
     );
   }
-}
-
-/**
- * Validates UTF-8 and JSON of a slice whose parsed value is not needed. Once the bytes are known to be UTF-8, decoding
- * them as latin1 keeps JSON validity intact (bytes >= 0x80 only ever occur inside strings, where any such character
- * is allowed) and gives V8 a one-byte string, which is cheaper to build and to parse.
- */
-function checkJson(raw: Buffer, abs: number, path: string, next: number): void {
-  if (!isUtf8(raw)) throw new IngestError(`${path}: invalid UTF-8 in request body`);
-  try {
-    JSON.parse(raw.toString('latin1'));
-  } catch (err) {
-    throw syntaxError(err, raw, abs, path, next);
-  }
-}
-
-/** Validates UTF-8 and JSON of a small slice starting at absolute offset `abs`; returns the parsed value. */
-function parseJson(raw: Buffer, abs: number, path: string, next = -1): unknown {
-  // toString would silently turn invalid UTF-8 into U+FFFD, so check first.
-  if (!isUtf8(raw)) throw new IngestError(`${path}: invalid UTF-8 in request body`);
-  const text = raw.toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw syntaxError(err, raw, abs, path, next);
-  }
-}
-
-/** Decodes a JSON string slice (an object key); keys may contain escapes, so `"requ\u0065sts"` is `requests`. */
-function decodeString(raw: Buffer, abs: number, what: string): string {
-  return parseJson(raw, abs, what) as string;
 }
 
 /** Turns a JSON.parse failure into an IngestError naming the absolute byte where the slice stops being JSON. */
