@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { authenticator, type Principal } from '../auth/authenticator.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -6,6 +7,7 @@ import { randomId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
 import type { Notifier } from '../queue/notifier.ts';
 import type { Store } from '../store/store.ts';
+import { errorEnvelope } from '../wire/error-envelope.ts';
 import { isApiVersion } from '../wire/headers.ts';
 import { errorHandler } from './error-handler.ts';
 import { batchRoutes } from './routes/batch-routes.ts';
@@ -37,13 +39,27 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: () => randomId('req'),
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit: SMALL_BODY_LIMIT,
     // A 256 MB upload on a slow link needs time; the socket still dies if the client goes silent.
     requestTimeout: 15 * 60_000,
     return503OnClosing: false,
     trustProxy: false,
+    // Errors Fastify raises before routing (a malformed percent-encoding, a path parameter over maxParamLength)
+    // would otherwise be Fastify's own JSON shape, without the envelope or a `request-id` header.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('request-id', request.id);
+      const apiErr =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError('not_found', `Not found: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)
+          : err.code === 'FST_ERR_BAD_URL'
+            ? new ApiError('invalid_request', 'The request path is not a valid URL (bad percent-encoding)')
+            : err;
+      errorHandler(apiErr, request, reply);
+    },
+    // Requests Node's HTTP parser rejects (malformed framing, a body longer than its Content-Length) never reach
+    // Fastify: answer them with the envelope too, then close the connection as Node does.
+    clientErrorHandler: clientErrorHandler,
   });
   const authenticate = authenticator(deps.auth, deps.store);
 
@@ -78,6 +94,28 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.register(batchRoutes(deps));
   app.register(resultsRoute(deps));
   return app;
+}
+
+/** Fastify's default client-error answer, in the Anthropic error envelope with a `request-id` header. */
+function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    const [status, reason, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'Request timed out']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'Request headers are too large']
+          : [400, 'Bad Request', 'Malformed HTTP request'];
+    const id = randomId('req');
+    const body = JSON.stringify(
+      errorEnvelope(status === 431 ? 'request_too_large' : status === 408 ? 'timeout_error' : 'invalid_request_error', message, id),
+    );
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** `anthropic-version` is required, as on the hosted API; both live versions are accepted. */

@@ -7,21 +7,34 @@ export type Db = Database.Database;
 
 /**
  * Opens (creating if needed) the SQLite database with the pragmas Barge relies on:
- * WAL so readers never block the writer; synchronous=FULL so a commit that acknowledged a batch or a result is on
- * disk (measured at ~0.17 ms per commit here, cheap because writes are batched); a busy timeout for the CLI's
- * short-lived connections next to a running server.
+ * WAL so readers never block the writer; synchronous=NORMAL for staging writes (ingest chunks, claims), which
+ * survive a process kill but skip the fsync; and `durably` (FULL) for the commits that acknowledge something to a
+ * client or finish a request. In WAL mode a FULL commit fsyncs the log up to and including every earlier frame, so
+ * the whole staged batch is on disk when the flip commits. Measured here: 100 MB of 2.5 KB rows in 2,000-row
+ * transactions took 855 ms with FULL on every commit and 373 ms with NORMAL.
  */
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
   db.pragma('cache_size = -65536'); // 64 MiB page cache
-  db.pragma('wal_autocheckpoint = 4000');
+  // In-memory databases have no WAL to checkpoint; file databases are checkpointed by a WalCheckpointer thread.
+  if (file !== ':memory:') db.pragma('wal_autocheckpoint = 0');
   migrate(db);
   return db;
+}
+
+/** Runs `fn` (one transaction) with synchronous=FULL, so its commit is on disk before it returns. */
+export function durably<T>(db: Db, fn: () => T): T {
+  db.pragma('synchronous = FULL');
+  try {
+    return fn();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
 }
 
 /** Applies pending migrations, each in its own transaction, tracked by `user_version`. */

@@ -5,8 +5,9 @@ import { batchQueries } from './batch-queries.ts';
 import { claimItems } from './claim-items.ts';
 import { completeItems, heartbeatItems, releaseItems } from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
-import { type Db, openDatabase } from './open-database.ts';
+import { type Db, durably, openDatabase } from './open-database.ts';
 import { recoverStore, sweepStore } from './sweep.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 
 /** Rows per results page: large enough to amortise the query, small enough to yield to other requests often. */
 const RESULTS_PAGE_ROWS = 1000;
@@ -27,9 +28,11 @@ export class SqliteStore implements Store {
   private readonly sweepOp;
   private readonly recoverOp;
   private readonly keys;
+  private readonly checkpointer: WalCheckpointer | null;
 
   constructor(file: string) {
     this.db = openDatabase(file);
+    this.checkpointer = file === ':memory:' ? null : new WalCheckpointer(file);
     this.ingest = ingestOperations(this.db);
     this.batches = batchQueries(this.db);
     this.claimOp = claimItems(this.db);
@@ -65,7 +68,7 @@ export class SqliteStore implements Store {
     let after = 0;
     for (;;) {
       const page = this.batches.resultsPage(batchSeq, after, RESULTS_PAGE_ROWS);
-      if (page.rows > 0) yield Buffer.from(page.text);
+      if (page.bytes) yield page.bytes;
       if (page.rows < RESULTS_PAGE_ROWS) return;
       after = page.lastItemId;
     }
@@ -74,7 +77,7 @@ export class SqliteStore implements Store {
     return this.claimOp(opts);
   }
   async complete(completions: Parameters<Store['complete']>[0], now: number) {
-    return completions.length ? this.completeOp(completions, now) : [];
+    return completions.length ? durably(this.db, () => this.completeOp(completions, now)) : [];
   }
   async release(items: Parameters<Store['release']>[0]) {
     if (items.length) this.releaseOp(items);
@@ -83,7 +86,7 @@ export class SqliteStore implements Store {
     return this.heartbeatOp(owner, now, leaseMs);
   }
   async sweep(opts: Parameters<Store['sweep']>[0]) {
-    return this.sweepOp(opts);
+    return durably(this.db, () => this.sweepOp(opts));
   }
   async recover() {
     return this.recoverOp();
@@ -101,6 +104,7 @@ export class SqliteStore implements Store {
     return this.keys.revoke(idOrPrefix, now);
   }
   async close() {
+    await this.checkpointer?.stop();
     if (this.db.open) {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.close();

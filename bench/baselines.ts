@@ -1,0 +1,208 @@
+// Baselines measured in the bench process on the same machine in the same run, so each server figure has a
+// "what the runtime itself does with no server around it" number next to it.
+
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { mockMessage } from '../src/backends/mock/mock-message.ts';
+import { seedFromBytes } from '../src/backends/mock/seed.ts';
+import { openDatabase } from '../src/store/sqlite/open-database.ts';
+import { validateMessageParams } from '../src/wire/validate-message-params.ts';
+import type { BodyShape } from './body.ts';
+import { download } from './client.ts';
+
+export interface JsonParseBaseline {
+  readMs: number;
+  decodeMs: number;
+  parseMs: number;
+  totalMs: number;
+  /** Peak RSS of the bench process during the parse minus its RSS before, in bytes. */
+  rssGrowth: number;
+  requests: number;
+}
+
+/** Read the body file, `toString()` it, `JSON.parse` it: the naive whole-body path. */
+export function jsonParseBaseline(file: string): JsonParseBaseline {
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const buf = readFileSync(file);
+  const t1 = performance.now();
+  const text = buf.toString('utf8');
+  const t2 = performance.now();
+  const parsed = JSON.parse(text) as { requests: unknown[] };
+  const t3 = performance.now();
+  // maxRSS is the process's lifetime peak (KiB); the bench has used far less than this before, so it is the
+  // peak of this parse.
+  const peak = Math.max(process.resourceUsage().maxRSS * 1024, process.memoryUsage().rss);
+  return {
+    readMs: t1 - t0,
+    decodeMs: t2 - t1,
+    parseMs: t3 - t2,
+    totalMs: t3 - t0,
+    rssGrowth: peak - rss0,
+    requests: parsed.requests.length,
+  };
+}
+
+export interface MockLoopBaseline {
+  requests: number;
+  totalMs: number;
+  /** Time in each step of the worker's per-request work, summed over all requests. */
+  parseMs: number;
+  validateMs: number;
+  mockMs: number;
+  stringifyMs: number;
+  /** Result lines produced (input for the SQLite and loopback baselines). */
+  lines: string[];
+  lineBytes: number;
+}
+
+/**
+ * The worker's per-request CPU work with no server, queue or storage: decode + JSON.parse the params bytes,
+ * validate them, run the mock model (`mockMessage`, seeded from the bytes as MockBackend does) and serialise the
+ * result line with JSON.stringify. requests / totalMs is the single-core ceiling of the mock dispatch path.
+ */
+export function mockLoopBaseline(shape: BodyShape): MockLoopBaseline {
+  const decoder = new TextDecoder();
+  const lines: string[] = new Array(shape.count);
+  let parseMs = 0;
+  let validateMs = 0;
+  let mockMs = 0;
+  let stringifyMs = 0;
+  let lineBytes = 0;
+  for (let i = 0; i < shape.count; i++) {
+    const bytes = Buffer.from(shape.params(i));
+    const t0 = performance.now();
+    const params = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>;
+    const t1 = performance.now();
+    const invalid = validateMessageParams(params, '2023-06-01');
+    if (invalid !== null) throw new Error(`bench params are invalid: ${invalid}`);
+    const t2 = performance.now();
+    const message = mockMessage(params, seedFromBytes(bytes));
+    const t3 = performance.now();
+    const line = JSON.stringify({ custom_id: shape.customId(i), result: { type: 'succeeded', message } });
+    const t4 = performance.now();
+    parseMs += t1 - t0;
+    validateMs += t2 - t1;
+    mockMs += t3 - t2;
+    stringifyMs += t4 - t3;
+    lines[i] = line;
+    lineBytes += Buffer.byteLength(line) + 1;
+  }
+  return {
+    requests: shape.count,
+    totalMs: parseMs + validateMs + mockMs + stringifyMs,
+    parseMs,
+    validateMs,
+    mockMs,
+    stringifyMs,
+    lines,
+    lineBytes,
+  };
+}
+
+export interface SqliteBaseline {
+  rows: number;
+  ms: number;
+  bytes: number;
+}
+
+/**
+ * Raw better-sqlite3 write rates with Barge's own schema and pragmas (WAL, synchronous=FULL) in a fresh file:
+ * the ingest shape (items + payloads rows, 2,000 per transaction, as ingest does) and the result shape (results
+ * rows, 500 per transaction, as the worker's flushes do).
+ */
+export function sqliteBaselines(
+  dir: string,
+  shape: BodyShape,
+  lines: string[],
+): { ingest: SqliteBaseline; results: SqliteBaseline } {
+  mkdirSync(dir, { recursive: true });
+  const db = openDatabase(join(dir, 'baseline.db'));
+  try {
+    const insertItem = db.prepare('INSERT INTO items (batch_seq, custom_id) VALUES (?, ?)');
+    const insertPayload = db.prepare('INSERT INTO payloads (item_id, params) VALUES (?, ?)');
+    const insertResult = db.prepare('INSERT INTO results (item_id, batch_seq, line) VALUES (?, ?, ?)');
+
+    const payloads: Array<[string, Buffer]> = [];
+    let payloadBytes = 0;
+    const ingestTx = db.transaction((rows: Array<[string, Buffer]>) => {
+      for (const [id, params] of rows) {
+        const { lastInsertRowid } = insertItem.run(1, id);
+        insertPayload.run(lastInsertRowid, params);
+      }
+    });
+    let ingestMs = 0;
+    for (let start = 0; start < shape.count; start += 2000) {
+      payloads.length = 0;
+      for (let i = start; i < Math.min(shape.count, start + 2000); i++) {
+        const params = Buffer.from(shape.params(i));
+        payloadBytes += params.length;
+        payloads.push([shape.customId(i), params]);
+      }
+      const t0 = performance.now();
+      ingestTx.immediate(payloads);
+      ingestMs += performance.now() - t0;
+    }
+
+    let resultBytes = 0;
+    const resultTx = db.transaction((from: number, to: number) => {
+      for (let i = from; i < to; i++) insertResult.run(i + 1, 1, lines[i]!);
+    });
+    const t0 = performance.now();
+    for (let start = 0; start < lines.length; start += 500) {
+      resultTx.immediate(start, Math.min(lines.length, start + 500));
+    }
+    const resultsMs = performance.now() - t0;
+    for (const l of lines) resultBytes += l.length;
+    return {
+      ingest: { rows: shape.count, ms: ingestMs, bytes: payloadBytes },
+      results: { rows: lines.length, ms: resultsMs, bytes: resultBytes },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+export interface LoopbackBaseline {
+  bytes: number;
+  lines: number;
+  ms: number;
+}
+
+/**
+ * Raw loopback streaming: a `node:http` server in this process writes `totalBytes` of pre-made JSONL lines in
+ * ~64 KB chunks with back-pressure, and the same client code as the results download reads and counts them.
+ */
+export async function loopbackBaseline(totalBytes: number, sampleLines: string[]): Promise<LoopbackBaseline> {
+  // One ~64 KB block of whole lines, repeated; the last write is cut to hit totalBytes exactly.
+  let block = '';
+  for (let i = 0; block.length < 64 * 1024; i++) block += `${sampleLines[i % sampleLines.length]}\n`;
+  const chunk = Buffer.from(block);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-jsonl' });
+    let left = totalBytes;
+    const pump = () => {
+      while (left > 0) {
+        const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= piece.length;
+        if (!res.write(piece)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const d = await download(`http://127.0.0.1:${port}/results`);
+    return { bytes: d.bytes, lines: d.lines, ms: d.ms };
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}

@@ -1,0 +1,142 @@
+// The server under test, as its own process: `node bin/barge.js serve …` on a free port with a fresh data dir.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+const BIN = fileURLToPath(new URL('../bin/barge.js', import.meta.url));
+
+export interface ServerOptions {
+  dataDir: string;
+  concurrency: number;
+  /** Extra node flags for the server process (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
+}
+
+/** A free TCP port on 127.0.0.1 (bound to port 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fields of `/proc/<pid>/status` in bytes (`VmHWM`, `VmRSS`), or null once the process is gone. */
+export function procStatus(pid: number): { vmHWM: number; vmRSS: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+    return { vmHWM: kb('VmHWM'), vmRSS: kb('VmRSS') };
+  } catch {
+    return null;
+  }
+}
+
+/** Total CPU time (user + system) of a process so far, in ms, from `/proc/<pid>/stat`. */
+export function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 (1-based) of the whole line, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export class ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  private exited: Promise<number | null>;
+  private stderr = '';
+
+  private constructor(url: string, child: ChildProcess) {
+    this.url = url;
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8192);
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8192);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Recent stdout/stderr of the server (warn-level logs), for error reports. */
+  get output(): string {
+    return this.stderr;
+  }
+
+  static async start(opts: ServerOptions): Promise<ServerProcess> {
+    const port = await freePort();
+    const args = [
+      ...(opts.nodeArgs ?? []),
+      BIN,
+      'serve',
+      '--port',
+      String(port),
+      '--data-dir',
+      opts.dataDir,
+      '--mock-latency',
+      '0ms',
+      '--log-level',
+      'warn',
+      '--concurrency',
+      String(opts.concurrency),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const server = new ServerProcess(`http://127.0.0.1:${port}`, child);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${server.output}`);
+      try {
+        const res = await request(`${server.url}/healthz`);
+        await res.body.dump();
+        if (res.statusCode === 200) return server;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await server.stop();
+        throw new Error(`server did not become healthy within 30 s: ${server.output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  status() {
+    return procStatus(this.pid);
+  }
+
+  cpuMs(): number {
+    return procCpuMs(this.pid);
+  }
+
+  /** SIGTERM (graceful: writes CPU profiles), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 20_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Immediate SIGKILL (cleanup on failure). */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,265 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+
+/** The repository root: `bin/barge.js` is resolved from here. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The environment for a child `barge`: no inherited BARGE_* settings, no node:test context, plus `extra`. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('BARGE_') || k === 'NODE_TEST_CONTEXT' || k === 'NODE_OPTIONS') continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** A free loopback port (a throwaway listener's), for tests that must pass a concrete port. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** One parsed pino line from the server's stdout. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A `barge serve` child process. */
+export interface BargeProcess {
+  child: ChildProcess;
+  pid: number;
+  /** `http://127.0.0.1:PORT`: always a loopback address, whatever `--host` was. */
+  url: string;
+  port: number;
+  /** Every JSON log line so far (stdout). */
+  logs: LogLine[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Settles when the process has exited. */
+  exited: Promise<Exit>;
+  /** Resolves with the first log line (already seen or future) matching `pred`; fails after `timeoutMs`. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine>;
+  /** Sends `signal` and waits (bounded) for the exit. */
+  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<Exit>;
+  /** SIGKILL and wait for the exit. */
+  kill9(): Promise<Exit>;
+}
+
+/** Rejects with a clear message when `p` does not settle within `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `fn` every `intervalMs` until it returns a value other than undefined/false; fails after `timeoutMs`. */
+export async function pollUntil<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 20,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastErr instanceof Error ? ` (last error: ${lastErr.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function spawnBarge(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['bin/barge.js', ...args], {
+    cwd: REPO_ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<Exit> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+export interface StartOptions {
+  /** Arguments after `serve`. `--port 0` is added unless a port is given (by flag or BARGE_PORT). */
+  args?: string[];
+  env?: Record<string, string>;
+  /** How long start-up may take until the `barge listening on` line. */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Spawns `node bin/barge.js serve …` and waits for its `barge listening on` log line. The process is SIGKILLed when
+ * the test ends if it is still alive.
+ */
+export async function startBarge(t: TestContext, opts: StartOptions = {}): Promise<BargeProcess> {
+  const args = [...(opts.args ?? [])];
+  const env = opts.env ?? {};
+  if (!args.includes('--port') && env.BARGE_PORT === undefined) args.push('--port', '0');
+  const child = spawnBarge(['serve', ...args], env);
+  t.after(async () => {
+    if (alive(child)) {
+      child.kill('SIGKILL');
+      await exitOf(child);
+    }
+  });
+  const exited = exitOf(child);
+  const logs: LogLine[] = [];
+  let stderr = '';
+  const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+  let partial = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (s: string) => {
+    partial += s;
+    let nl = partial.indexOf('\n');
+    while (nl >= 0) {
+      const text = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      nl = partial.indexOf('\n');
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text, unparsed: true };
+      }
+      logs.push(line);
+      for (const w of [...waiters]) {
+        if (w.pred(line)) {
+          waiters.delete(w);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    stderr += s;
+  });
+
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> => {
+    const seen = logs.find(pred);
+    if (seen) return Promise.resolve(seen);
+    let waiter!: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void };
+    const found = new Promise<LogLine>((resolve, reject) => {
+      waiter = { pred, resolve };
+      waiters.add(waiter);
+      exited.then((e) =>
+        reject(
+          new Error(
+            `barge exited (code ${e.code}, signal ${e.signal}) before logging ${what}; stderr: ${stderr.slice(-2000)}`,
+          ),
+        ),
+      );
+    });
+    return within(found, timeoutMs, `log line: ${what}`).finally(() => waiters.delete(waiter));
+  };
+
+  const ready = await waitForLog(
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('barge listening on'),
+    opts.startTimeoutMs ?? 20_000,
+    '"barge listening on"',
+  );
+  const port = Number(new URL(String(ready.url)).port);
+  const stop = async (signal: NodeJS.Signals, timeoutMs: number): Promise<Exit> => {
+    if (alive(child)) child.kill(signal);
+    return within(exited, timeoutMs, `barge (pid ${child.pid}) to exit after ${signal}`);
+  };
+  return {
+    child,
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    logs,
+    stderr: () => stderr,
+    exited,
+    waitForLog,
+    stop,
+    kill9: () => stop('SIGKILL', 10_000),
+  };
+}
+
+export interface RunResult extends Exit {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a short-lived `barge …` command to completion (bounded), capturing its output. */
+export async function runBarge(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const child = spawnBarge(args, opts.env ?? {});
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const closed = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  try {
+    const exit = await within(closed, opts.timeoutMs ?? 20_000, `barge ${args.join(' ')} to exit`);
+    return { ...exit, stdout, stderr };
+  } finally {
+    if (alive(child)) child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Runs `fn` on a fresh read-only connection to a data directory's database. Safe beside a running server (WAL
+ * readers never block the writer); a new connection each time, so nothing is held across a SIGKILL and restart.
+ */
+export function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 2000');
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** `SELECT count(*)` of a query on a database file. */
+export function countRows(file: string, sql: string, ...params: unknown[]): number {
+  return readDb(file, (db) => db.prepare(sql).pluck().get(...params) as number);
+}
+
+/** Lines a child process wrote to stderr, minus Node's own warnings (deprecations and their trace hint). */
+export function meaningfulStderrLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '' && !/^\(node:\d+\) /.test(l) && !l.startsWith('(Use `node --trace-warnings'));
+}
