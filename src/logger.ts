@@ -5,7 +5,12 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     redact: {
-      paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'headers["x-api-key"]', 'headers.authorization'],
+      paths: [
+        'req.headers["x-api-key"]',
+        'req.headers.authorization',
+        'headers["x-api-key"]',
+        'headers.authorization',
+      ],
       censor: '[redacted]',
     },
   });

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
-import type { ModelBackend } from './backends/model-backend.ts';
 import { MockBackend } from './backends/mock/mock-backend.ts';
+import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
 import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
@@ -44,7 +44,8 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const clock = over.clock ?? systemClock;
   const store = new SqliteStore(SqliteStore.fileIn(config.dataDir));
   const recovered = await store.recover();
-  if (recovered.requeued || recovered.droppedUploads) logger.info(recovered, 'recovered after an unclean stop');
+  if (recovered.requeued || recovered.droppedUploads)
+    logger.info(recovered, 'recovered after an unclean stop');
   const notifier = new LocalNotifier();
   const backend =
     over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });

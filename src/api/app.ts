@@ -1,5 +1,10 @@
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { authenticator, type Principal } from '../auth/authenticator.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -51,7 +56,10 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       reply.header('request-id', request.id);
       const apiErr =
         err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? new ApiError('not_found', `Not found: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`)
+          ? new ApiError(
+              'not_found',
+              `Not found: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+            )
           : err.code === 'FST_ERR_BAD_URL'
             ? new ApiError('invalid_request', 'The request path is not a valid URL (bad percent-encoding)')
             : err;
@@ -66,7 +74,11 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.decorateRequest('principal', null as unknown as Principal);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
-    errorHandler(new ApiError('not_found', `Not found: ${request.method} ${request.url.split('?')[0]}`), request, reply);
+    errorHandler(
+      new ApiError('not_found', `Not found: ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    );
   });
 
   // Bodies other than the create upload: an empty body is fine whatever its content type (the Python SDK sends
@@ -108,7 +120,11 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): voi
           : [400, 'Bad Request', 'Malformed HTTP request'];
     const id = randomId('req');
     const body = JSON.stringify(
-      errorEnvelope(status === 431 ? 'request_too_large' : status === 408 ? 'timeout_error' : 'invalid_request_error', message, id),
+      errorEnvelope(
+        status === 431 ? 'request_too_large' : status === 408 ? 'timeout_error' : 'invalid_request_error',
+        message,
+        id,
+      ),
     );
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -121,7 +137,8 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): voi
 /** `anthropic-version` is required, as on the hosted API; both live versions are accepted. */
 function checkVersion(request: FastifyRequest): void {
   const v = request.headers['anthropic-version'];
-  if (v === undefined || v === '') throw new ApiError('missing_version', 'anthropic-version: header is required');
+  if (v === undefined || v === '')
+    throw new ApiError('missing_version', 'anthropic-version: header is required');
   if (typeof v !== 'string' || !isApiVersion(v)) {
     throw new ApiError(
       'invalid_request',

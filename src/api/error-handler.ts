@@ -24,6 +24,9 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
   const apiErr = err instanceof ApiError ? err : fromFastify(err as FastifyError);
   if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
   else request.log.info({ code: apiErr.code, status: apiErr.status }, apiErr.message);
+  // An error answered before the body was read (auth, 413): close the connection rather than let Node read and
+  // discard what may be hundreds of megabytes to keep it alive.
+  if (!request.raw.complete) reply.header('connection', 'close');
   reply
     .code(apiErr.status)
     .headers(apiErr.headers)

@@ -6,7 +6,9 @@ import { rfc3339 } from '../wire/timestamp.ts';
 import { envOption } from './serve-command.ts';
 
 function dataDirOption() {
-  return envOption('--data-dir <dir>', 'the data directory of the server').default(DEFAULT_SERVE_CONFIG.dataDir);
+  return envOption('--data-dir <dir>', 'the data directory of the server').default(
+    DEFAULT_SERVE_CONFIG.dataDir,
+  );
 }
 
 async function withStore<T>(dataDir: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {

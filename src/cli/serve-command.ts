@@ -20,9 +20,15 @@ function int(name: string) {
 export function serveCommand(): Command {
   const d = DEFAULT_SERVE_CONFIG;
   return new Command('serve')
-    .description('Run the Message Batches API server with an in-process worker (SQLite, mock model by default)')
+    .description(
+      'Run the Message Batches API server with an in-process worker (SQLite, mock model by default)',
+    )
     .addOption(envOption('--host <host>', 'interface to listen on').default(d.host))
-    .addOption(envOption('--port <port>', 'port to listen on (0 picks a free one)').default(d.port).argParser(int('port')))
+    .addOption(
+      envOption('--port <port>', 'port to listen on (0 picks a free one)')
+        .default(d.port)
+        .argParser(int('port')),
+    )
     .addOption(envOption('--data-dir <dir>', 'where the SQLite database lives').default(d.dataDir))
     .addOption(
       envOption('--concurrency <n>', 'requests in flight against the model backend')
@@ -38,20 +44,35 @@ export function serveCommand(): Command {
     .addOption(
       envOption('--public-url <url>', 'base URL for results_url (default: derived from each request)'),
     )
-    .addOption(envOption('--auth <mode>', 'none (any key, one workspace) or keys').choices(['none', 'keys']).default(d.auth))
     .addOption(
-      envOption('--allow-unauthenticated-remote', 'allow --auth none on a non-loopback --host').default(false),
+      envOption('--auth <mode>', 'none (any key, one workspace) or keys')
+        .choices(['none', 'keys'])
+        .default(d.auth),
     )
-    .addOption(envOption('--mock-latency <duration>', 'mock model latency: 200ms, or a range 50ms-500ms (0ms for instant)').default('100ms-1s'))
     .addOption(
-      envOption('--mock-error-rate <rate>', 'share of mock requests that fail with api_error/overloaded_error (0 to 1)')
+      envOption('--allow-unauthenticated-remote', 'allow --auth none on a non-loopback --host').default(
+        false,
+      ),
+    )
+    .addOption(
+      envOption(
+        '--mock-latency <duration>',
+        'mock model latency: 200ms, or a range 50ms-500ms (0ms for instant)',
+      ).default('100ms-1s'),
+    )
+    .addOption(
+      envOption(
+        '--mock-error-rate <rate>',
+        'share of mock requests that fail with api_error/overloaded_error (0 to 1)',
+      )
         .default(0)
         .argParser(Number),
     )
     .addOption(
-      envOption('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long in-flight requests may take to finish').default(
-        formatDuration(d.shutdownGraceMs),
-      ),
+      envOption(
+        '--shutdown-grace <duration>',
+        'on SIGINT/SIGTERM, how long in-flight requests may take to finish',
+      ).default(formatDuration(d.shutdownGraceMs)),
     )
     .addOption(
       envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
@@ -69,7 +90,8 @@ export function serveCommand(): Command {
         retentionMs: parseDuration(o.retention),
         publicUrl: o.publicUrl ?? null,
         auth: o.auth,
-        allowUnauthenticatedRemote: o.allowUnauthenticatedRemote === true || o.allowUnauthenticatedRemote === 'true',
+        allowUnauthenticatedRemote:
+          o.allowUnauthenticatedRemote === true || o.allowUnauthenticatedRemote === 'true',
         mockLatency: parseDurationRange(o.mockLatency),
         mockErrorRate: o.mockErrorRate,
         shutdownGraceMs: parseDuration(o.shutdownGrace),

@@ -55,8 +55,10 @@ export function validateServeConfig(input: ServeConfig): ServeConfig {
     throw new Error(`invalid configuration: ${issue.path.join('.')}: ${issue.message}`);
   }
   const c = parsed.data;
-  if (c.batchTtlMs > c.retentionMs) throw new Error('invalid configuration: --batch-ttl must not exceed --retention');
-  if (c.mockLatency.maxMs < c.mockLatency.minMs) throw new Error('invalid configuration: --mock-latency range');
+  if (c.batchTtlMs > c.retentionMs)
+    throw new Error('invalid configuration: --batch-ttl must not exceed --retention');
+  if (c.mockLatency.maxMs < c.mockLatency.minMs)
+    throw new Error('invalid configuration: --mock-latency range');
   if (c.auth === 'none' && !isLoopbackHost(c.host) && !c.allowUnauthenticatedRemote) {
     throw new Error(
       `refusing to listen on ${c.host} with --auth none: anyone who can reach it could use it. ` +

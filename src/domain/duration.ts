@@ -23,7 +23,8 @@ export function parseDurationRange(text: string): DurationRange {
     const v = parseDuration(parts[0]!);
     return { minMs: v, maxMs: v };
   }
-  if (parts.length !== 2) throw new Error(`invalid duration range "${text}": write it like 200ms or 50ms-500ms`);
+  if (parts.length !== 2)
+    throw new Error(`invalid duration range "${text}": write it like 200ms or 50ms-500ms`);
   const minMs = parseDuration(parts[0]!);
   const maxMs = parseDuration(parts[1]!);
   if (maxMs < minMs) throw new Error(`invalid duration range "${text}": the upper bound is below the lower`);

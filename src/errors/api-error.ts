@@ -9,7 +9,11 @@ export class ApiError extends Error {
   /** Extra response headers (for example `x-should-retry`). */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ApiError';
     this.code = code;

@@ -65,7 +65,10 @@ export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContex
     scanner.end();
     await flush();
     if (!staged.session) {
-      throw new ApiError('invalid_request', 'requests: List should have at least 1 item after validation, not 0');
+      throw new ApiError(
+        'invalid_request',
+        'requests: List should have at least 1 item after validation, not 0',
+      );
     }
     return await staged.session.commit();
   } catch (err) {

@@ -89,7 +89,10 @@ export interface ApiKeyRecord {
 }
 
 export type CancelOutcome = { kind: 'ok'; batch: BatchRecord } | { kind: 'not_found' } | { kind: 'ended' };
-export type DeleteOutcome = { kind: 'ok' } | { kind: 'not_found' } | { kind: 'not_ended'; batch: BatchRecord };
+export type DeleteOutcome =
+  | { kind: 'ok' }
+  | { kind: 'not_found' }
+  | { kind: 'not_ended'; batch: BatchRecord };
 
 /**
  * The Store port: durable batches, items and results. Every implementation passes the conformance suite in

@@ -18,6 +18,10 @@ export interface ErrorEnvelope {
   request_id: string | null;
 }
 
-export function errorEnvelope(type: AnthropicErrorType, message: string, requestId: string | null): ErrorEnvelope {
+export function errorEnvelope(
+  type: AnthropicErrorType,
+  message: string,
+  requestId: string | null,
+): ErrorEnvelope {
   return { type: 'error', error: { type, message }, request_id: requestId };
 }

@@ -6,7 +6,13 @@ export interface MessageBatch {
   id: string;
   type: 'message_batch';
   processing_status: 'in_progress' | 'canceling' | 'ended';
-  request_counts: { processing: number; succeeded: number; errored: number; canceled: number; expired: number };
+  request_counts: {
+    processing: number;
+    succeeded: number;
+    errored: number;
+    canceled: number;
+    expired: number;
+  };
   ended_at: string | null;
   created_at: string;
   expires_at: string;

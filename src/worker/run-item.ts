@@ -1,8 +1,8 @@
 import type { BackendOutcome, ModelBackend } from '../backends/model-backend.ts';
 import type { ClaimedItem, Completion } from '../store/store.ts';
-import { validateMessageParams } from '../wire/validate-message-params.ts';
-import { erroredLine, succeededLine } from '../wire/result-line.ts';
 import { parseBetas } from '../wire/headers.ts';
+import { erroredLine, succeededLine } from '../wire/result-line.ts';
+import { validateMessageParams } from '../wire/validate-message-params.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -47,7 +47,10 @@ export async function runItem(
   } catch (err) {
     if (signal.aborted) return null;
     const message = err instanceof Error ? err.message : String(err);
-    return done('errored', erroredLine(item.customId, 'api_error', `backend ${backend.name} failed: ${message}`));
+    return done(
+      'errored',
+      erroredLine(item.customId, 'api_error', `backend ${backend.name} failed: ${message}`),
+    );
   }
   if (signal.aborted) return null;
   if (outcome.type === 'succeeded') return done('succeeded', succeededLine(item.customId, outcome.message));

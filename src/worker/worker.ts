@@ -56,9 +56,14 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     this.unsubscribe.push(this.o.notifier.on('batch-ready', () => this.wake()));
-    this.heartbeatTimer = setInterval(() => {
-      this.o.store.heartbeat(this.o.owner, this.o.clock.now(), this.o.leaseMs).catch((e) => this.o.onError?.(e));
-    }, Math.max(1000, Math.floor(this.o.leaseMs / 3)));
+    this.heartbeatTimer = setInterval(
+      () => {
+        this.o.store
+          .heartbeat(this.o.owner, this.o.clock.now(), this.o.leaseMs)
+          .catch((e) => this.o.onError?.(e));
+      },
+      Math.max(1000, Math.floor(this.o.leaseMs / 3)),
+    );
     this.heartbeatTimer.unref();
     this.wake();
   }
@@ -135,7 +140,9 @@ export class Worker {
         this.flushTimer = setTimeout(() => this.flush(), this.o.flushDelayMs);
       }
     } else {
-      void this.o.store.release([{ itemId: item.itemId, attempt: item.attempt }]).catch((e) => this.o.onError?.(e));
+      void this.o.store
+        .release([{ itemId: item.itemId, attempt: item.attempt }])
+        .catch((e) => this.o.onError?.(e));
     }
     if (this.inFlight.size === 0 && this.drained) this.drained();
     this.wake();

@@ -20,14 +20,20 @@ function one(v: unknown): string | undefined {
 }
 
 /** Parses `limit`, `after_id` and `before_id` with the hosted API's ranges. */
-export function parseListQuery(query: Record<string, unknown>): { limit: number; afterId?: string; beforeId?: string } {
+export function parseListQuery(query: Record<string, unknown>): {
+  limit: number;
+  afterId?: string;
+  beforeId?: string;
+} {
   const rawLimit = one(query.limit);
   let limit = 20;
   if (rawLimit !== undefined) {
-    if (!/^\d+$/.test(rawLimit)) throw new ApiError('invalid_request', 'limit: Input should be a valid integer');
+    if (!/^\d+$/.test(rawLimit))
+      throw new ApiError('invalid_request', 'limit: Input should be a valid integer');
     limit = Number(rawLimit);
     if (limit < 1) throw new ApiError('invalid_request', 'limit: Input should be greater than or equal to 1');
-    if (limit > 1000) throw new ApiError('invalid_request', 'limit: Input should be less than or equal to 1000');
+    if (limit > 1000)
+      throw new ApiError('invalid_request', 'limit: Input should be less than or equal to 1000');
   }
   const afterId = one(query.after_id);
   const beforeId = one(query.before_id);
@@ -38,7 +44,8 @@ export function parseListQuery(query: Record<string, unknown>): { limit: number;
     ['after_id', afterId],
     ['before_id', beforeId],
   ] as const) {
-    if (v !== undefined && !isBatchId(v)) throw new ApiError('invalid_request', `${name}: not a message batch id`);
+    if (v !== undefined && !isBatchId(v))
+      throw new ApiError('invalid_request', `${name}: not a message batch id`);
   }
   return { limit, ...(afterId !== undefined && { afterId }), ...(beforeId !== undefined && { beforeId }) };
 }
@@ -65,7 +72,11 @@ export function batchRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     app.post<{ Params: IdParams }>('/v1/messages/batches/:id/cancel', async (request) => {
-      const r = await deps.store.cancelBatch(request.principal.workspace, request.params.id, deps.clock.now());
+      const r = await deps.store.cancelBatch(
+        request.principal.workspace,
+        request.params.id,
+        deps.clock.now(),
+      );
       if (r.kind === 'not_found') throw batchNotFound(request.params.id);
       if (r.kind === 'ended') {
         throw new ApiError(
@@ -78,7 +89,11 @@ export function batchRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     app.delete<{ Params: IdParams }>('/v1/messages/batches/:id', async (request) => {
-      const r = await deps.store.deleteBatch(request.principal.workspace, request.params.id, deps.clock.now());
+      const r = await deps.store.deleteBatch(
+        request.principal.workspace,
+        request.params.id,
+        deps.clock.now(),
+      );
       if (r.kind === 'not_found') throw batchNotFound(request.params.id);
       if (r.kind === 'not_ended') {
         throw new ApiError(

@@ -22,8 +22,12 @@ export function apiKeyQueries(db: Db) {
   const insert = db.prepare(
     'INSERT INTO api_keys (id, workspace, prefix, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare('SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys WHERE secret_hash = ?');
-  const all = db.prepare('SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id');
+  const byHash = db.prepare(
+    'SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys WHERE secret_hash = ?',
+  );
+  const all = db.prepare(
+    'SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id',
+  );
   const revoke = db.prepare(
     'UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL',
   );

@@ -8,7 +8,9 @@ const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
 /** Read and lifecycle queries on visible batches. Ids are time-ordered, so "newest first" is `ORDER BY id DESC`. */
 export function batchQueries(db: Db) {
   const get = db.prepare(`SELECT * FROM batches WHERE workspace = ? AND id = ? AND ${VISIBLE}`);
-  const listFirst = db.prepare(`SELECT * FROM batches WHERE workspace = ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`);
+  const listFirst = db.prepare(
+    `SELECT * FROM batches WHERE workspace = ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`,
+  );
   const listAfter = db.prepare(
     `SELECT * FROM batches WHERE workspace = ? AND id < ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`,
   );
@@ -69,8 +71,16 @@ export function batchQueries(db: Db) {
     },
 
     /** One keyset page of result lines, each ending in `\n`. */
-    resultsPage(batchSeq: number, afterItemId: number, limit: number): { bytes: Buffer | null; lastItemId: number; rows: number } {
-      const r = resultsPage.get(batchSeq, afterItemId, limit) as { last: number | null; n: number; text: Buffer | null };
+    resultsPage(
+      batchSeq: number,
+      afterItemId: number,
+      limit: number,
+    ): { bytes: Buffer | null; lastItemId: number; rows: number } {
+      const r = resultsPage.get(batchSeq, afterItemId, limit) as {
+        last: number | null;
+        n: number;
+        text: Buffer | null;
+      };
       return { bytes: r.n > 0 ? r.text : null, lastItemId: r.last ?? afterItemId, rows: r.n };
     },
   };

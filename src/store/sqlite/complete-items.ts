@@ -1,5 +1,5 @@
-import type { BatchId } from '../../domain/ids.ts';
 import { ItemState } from '../../domain/batch-status.ts';
+import type { BatchId } from '../../domain/ids.ts';
 import type { Completion } from '../store.ts';
 import type { Db } from './open-database.ts';
 
@@ -27,12 +27,17 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
       if (fence.run(state, c.itemId, c.attempt).changes !== 1) continue;
       insertResult.run(c.itemId, c.batchSeq, c.line);
       let d = deltas.get(c.batchSeq);
-      if (!d) deltas.set(c.batchSeq, (d = { succeeded: 0, errored: 0 }));
+      if (!d) {
+        d = { succeeded: 0, errored: 0 };
+        deltas.set(c.batchSeq, d);
+      }
       d[c.outcome]++;
     }
     const ended: BatchId[] = [];
     for (const [seq, d] of deltas) {
-      const row = bump.get(d.succeeded + d.errored, d.succeeded, d.errored, seq) as { pending: number } | undefined;
+      const row = bump.get(d.succeeded + d.errored, d.succeeded, d.errored, seq) as
+        | { pending: number }
+        | undefined;
       if (row && row.pending === 0) {
         const id = end(seq, now);
         if (id) ended.push(id);

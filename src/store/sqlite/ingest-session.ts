@@ -27,8 +27,14 @@ export function ingestOperations(db: Db): (batch: NewBatch) => IngestSession {
 
   return (batch) => {
     const seq = Number(
-      insertBatch.run(batch.id, batch.workspace, batch.createdAt, batch.expiresAt, batch.apiVersion, batch.betas)
-        .lastInsertRowid,
+      insertBatch.run(
+        batch.id,
+        batch.workspace,
+        batch.createdAt,
+        batch.expiresAt,
+        batch.apiVersion,
+        batch.betas,
+      ).lastInsertRowid,
     );
     let total = 0;
     let done = false;

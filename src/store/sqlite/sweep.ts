@@ -10,20 +10,32 @@ import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
  * cancel or expiry never blocks the API for long; `more` tells the caller to run again right away.
  */
 export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
-  const lapsedLeases = db.prepare('SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? LIMIT ?').pluck();
+  const lapsedLeases = db
+    .prepare('SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? LIMIT ?')
+    .pluck();
   const requeue = db.prepare(
     'UPDATE items SET state = 0, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND state = 1',
   );
-  const canceling = db.prepare(`SELECT seq, id FROM batches WHERE status = 'canceling' AND deleted_at IS NULL`);
+  const canceling = db.prepare(
+    `SELECT seq, id FROM batches WHERE status = 'canceling' AND deleted_at IS NULL`,
+  );
   const expiring = db.prepare(
     `SELECT seq, id FROM batches WHERE status IN ('in_progress', 'canceling') AND expires_at <= ? AND deleted_at IS NULL`,
   );
   const queuedOf = db.prepare('SELECT id, custom_id FROM items WHERE batch_seq = ? AND state = 0 LIMIT ?');
-  const unfinishedOf = db.prepare('SELECT id, custom_id FROM items WHERE batch_seq = ? AND state IN (0, 1) LIMIT ?');
-  const finalize = db.prepare('UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?');
+  const unfinishedOf = db.prepare(
+    'SELECT id, custom_id FROM items WHERE batch_seq = ? AND state IN (0, 1) LIMIT ?',
+  );
+  const finalize = db.prepare(
+    'UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?',
+  );
   const insertResult = db.prepare('INSERT INTO results (item_id, batch_seq, line) VALUES (?, ?, ?)');
-  const bumpCanceled = db.prepare('UPDATE batches SET pending = pending - ?, canceled = canceled + ? WHERE seq = ?');
-  const bumpExpired = db.prepare('UPDATE batches SET pending = pending - ?, expired = expired + ? WHERE seq = ?');
+  const bumpCanceled = db.prepare(
+    'UPDATE batches SET pending = pending - ?, canceled = canceled + ? WHERE seq = ?',
+  );
+  const bumpExpired = db.prepare(
+    'UPDATE batches SET pending = pending - ?, expired = expired + ? WHERE seq = ?',
+  );
   const stalled = db.prepare(
     `SELECT seq FROM batches WHERE status IN ('in_progress', 'canceling') AND pending = 0 AND deleted_at IS NULL`,
   );
@@ -54,7 +66,15 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
   );
 
   return (opts) => {
-    const report: SweepReport = { rescued: 0, canceled: 0, expired: 0, ended: [], archived: [], purged: 0, more: false };
+    const report: SweepReport = {
+      rescued: 0,
+      canceled: 0,
+      expired: 0,
+      ended: [],
+      archived: [],
+      purged: 0,
+      more: false,
+    };
     const { now, chunk } = opts;
 
     // 1. Rescue: a lapsed lease means its worker died; the item runs again.
