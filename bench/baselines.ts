@@ -11,6 +11,7 @@ import { openDatabase } from '../src/store/sqlite/open-database.ts';
 import { validateMessageParams } from '../src/wire/validate-message-params.ts';
 import type { BodyShape } from './body.ts';
 import { download } from './client.ts';
+import { percentile } from './stats.ts';
 
 export interface JsonParseBaseline {
   readMs: number;
@@ -53,8 +54,8 @@ export interface MockLoopBaseline {
   validateMs: number;
   mockMs: number;
   stringifyMs: number;
-  /** Result lines produced (input for the SQLite and loopback baselines). */
-  lines: string[];
+  /** The first 1,000 result lines (input for the SQLite and loopback baselines). */
+  sampleLines: string[];
   lineBytes: number;
 }
 
@@ -65,7 +66,7 @@ export interface MockLoopBaseline {
  */
 export function mockLoopBaseline(shape: BodyShape): MockLoopBaseline {
   const decoder = new TextDecoder();
-  const lines: string[] = new Array(shape.count);
+  const sampleLines: string[] = [];
   let parseMs = 0;
   let validateMs = 0;
   let mockMs = 0;
@@ -87,7 +88,7 @@ export function mockLoopBaseline(shape: BodyShape): MockLoopBaseline {
     validateMs += t2 - t1;
     mockMs += t3 - t2;
     stringifyMs += t4 - t3;
-    lines[i] = line;
+    if (sampleLines.length < 1000) sampleLines.push(line);
     lineBytes += Buffer.byteLength(line) + 1;
   }
   return {
@@ -97,7 +98,7 @@ export function mockLoopBaseline(shape: BodyShape): MockLoopBaseline {
     validateMs,
     mockMs,
     stringifyMs,
-    lines,
+    sampleLines,
     lineBytes,
   };
 }
@@ -106,24 +107,42 @@ export interface SqliteBaseline {
   rows: number;
   ms: number;
   bytes: number;
+  /** Per-transaction time: how long one transaction would hold a single-threaded server's event loop. */
+  txP50Ms: number;
+  txMaxMs: number;
 }
 
 /**
  * Raw better-sqlite3 write rates with Barge's own schema and pragmas (WAL, synchronous=FULL) in a fresh file:
- * the ingest shape (items + payloads rows, 2,000 per transaction, as ingest does) and the result shape (results
- * rows, 500 per transaction, as the worker's flushes do).
+ * the ingest shape (items + payloads rows, 2,000 per transaction, as ingest does), the result shape (`count`
+ * results rows of the sample lines, 500 per transaction, as the worker's flushes do), and the cost of one small
+ * commit (a one-row UPDATE, as each claim or small flush pays at least once).
  */
 export function sqliteBaselines(
   dir: string,
   shape: BodyShape,
-  lines: string[],
-): { ingest: SqliteBaseline; results: SqliteBaseline } {
+  sampleLines: string[],
+): { ingest: SqliteBaseline; results: SqliteBaseline; commit: SqliteBaseline } {
   mkdirSync(dir, { recursive: true });
   const db = openDatabase(join(dir, 'baseline.db'));
   try {
     const insertItem = db.prepare('INSERT INTO items (batch_seq, custom_id) VALUES (?, ?)');
     const insertPayload = db.prepare('INSERT INTO payloads (item_id, params) VALUES (?, ?)');
     const insertResult = db.prepare('INSERT INTO results (item_id, batch_seq, line) VALUES (?, ?, ?)');
+    const touch = db.prepare('UPDATE items SET attempts = attempts + 1 WHERE id = ?');
+
+    const timed = (times: number[], fn: () => void) => {
+      const t0 = performance.now();
+      fn();
+      times.push(performance.now() - t0);
+    };
+    const summary = (rows: number, bytes: number, times: number[]): SqliteBaseline => ({
+      rows,
+      bytes,
+      ms: times.reduce((a, b) => a + b, 0),
+      txP50Ms: percentile(times, 50),
+      txMaxMs: Math.max(...times),
+    });
 
     const payloads: Array<[string, Buffer]> = [];
     let payloadBytes = 0;
@@ -133,7 +152,7 @@ export function sqliteBaselines(
         insertPayload.run(lastInsertRowid, params);
       }
     });
-    let ingestMs = 0;
+    const ingestTimes: number[] = [];
     for (let start = 0; start < shape.count; start += 2000) {
       payloads.length = 0;
       for (let i = start; i < Math.min(shape.count, start + 2000); i++) {
@@ -141,24 +160,30 @@ export function sqliteBaselines(
         payloadBytes += params.length;
         payloads.push([shape.customId(i), params]);
       }
-      const t0 = performance.now();
-      ingestTx.immediate(payloads);
-      ingestMs += performance.now() - t0;
+      timed(ingestTimes, () => ingestTx.immediate(payloads));
     }
 
     let resultBytes = 0;
     const resultTx = db.transaction((from: number, to: number) => {
-      for (let i = from; i < to; i++) insertResult.run(i + 1, 1, lines[i]!);
+      for (let i = from; i < to; i++) {
+        const line = sampleLines[i % sampleLines.length]!;
+        resultBytes += line.length;
+        insertResult.run(i + 1, 1, line);
+      }
     });
-    const t0 = performance.now();
-    for (let start = 0; start < lines.length; start += 500) {
-      resultTx.immediate(start, Math.min(lines.length, start + 500));
+    const resultTimes: number[] = [];
+    for (let start = 0; start < shape.count; start += 500) {
+      timed(resultTimes, () => resultTx.immediate(start, Math.min(shape.count, start + 500)));
     }
-    const resultsMs = performance.now() - t0;
-    for (const l of lines) resultBytes += l.length;
+
+    const commitTx = db.transaction((id: number) => touch.run(id));
+    const commitTimes: number[] = [];
+    for (let i = 1; i <= 1000; i++) timed(commitTimes, () => commitTx.immediate(i));
+
     return {
-      ingest: { rows: shape.count, ms: ingestMs, bytes: payloadBytes },
-      results: { rows: lines.length, ms: resultsMs, bytes: resultBytes },
+      ingest: summary(shape.count, payloadBytes, ingestTimes),
+      results: summary(shape.count, resultBytes, resultTimes),
+      commit: summary(1000, 0, commitTimes),
     };
   } finally {
     db.close();

@@ -152,7 +152,8 @@ export class BodyShape {
           off += this.poolBytes[i % POOL_SIZE]!.copy(chunk, off);
           off += chunk.write(ITEM_TAIL, off, 'latin1');
           const expected = i > 0 ? ITEM_BYTES : ITEM_BYTES - 1;
-          if (off - itemStart !== expected) throw new Error(`request ${i} is ${off - itemStart} bytes, not ${expected}`);
+          if (off - itemStart !== expected)
+            throw new Error(`request ${i} is ${off - itemStart} bytes, not ${expected}`);
         }
         written += writeSync(fd, chunk, 0, off);
       }

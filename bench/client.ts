@@ -8,11 +8,20 @@ export const API_HEADERS = { 'anthropic-version': '2023-06-01', 'x-api-key': 'be
 export interface MessageBatch {
   id: string;
   processing_status: 'in_progress' | 'canceling' | 'ended';
-  request_counts: { processing: number; succeeded: number; errored: number; canceled: number; expired: number };
+  request_counts: {
+    processing: number;
+    succeeded: number;
+    errored: number;
+    canceled: number;
+    expired: number;
+  };
   results_url: string | null;
 }
 
-async function json<T>(res: { statusCode: number; body: { text(): Promise<string> } }, what: string): Promise<T> {
+async function json<T>(
+  res: { statusCode: number; body: { text(): Promise<string> } },
+  what: string,
+): Promise<T> {
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${what}: HTTP ${res.statusCode}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
@@ -69,5 +78,12 @@ export async function download(url: string, headers: Record<string, string> = {}
   }
   const ms = performance.now() - t0;
   const nl = head?.indexOf(10) ?? -1;
-  return { bytes, lines, ms, headersMs, firstByteMs, firstLine: head && nl >= 0 ? head.subarray(0, nl).toString() : '' };
+  return {
+    bytes,
+    lines,
+    ms,
+    headersMs,
+    firstByteMs,
+    firstLine: head && nl >= 0 ? head.subarray(0, nl).toString() : '',
+  };
 }

@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     const tag = phase;
     const kind: ProbeKind = n++ % 2 === 0 ? 'retrieve' : 'list';
     const path = kind === 'retrieve' ? `/v1/messages/batches/${retrieveId}` : '/v1/messages/batches?limit=20';
-    const samples = (phases[tag] ??= { latencies: [], kinds: [], errors: 0, firstError: null });
+    phases[tag] ??= { latencies: [], kinds: [], errors: 0, firstError: null };
+    const samples = phases[tag];
     const t0 = performance.now();
     try {
       const res = await (client as Client).request({ method: 'GET', path, headers: HEADERS });

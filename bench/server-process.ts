@@ -32,10 +32,33 @@ export function freePort(): Promise<number> {
 export function procStatus(pid: number): { vmHWM: number; vmRSS: number } | null {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
     return { vmHWM: kb('VmHWM'), vmRSS: kb('VmRSS') };
   } catch {
     return null;
+  }
+}
+
+/** Bytes the process caused to be written to storage so far (`write_bytes` of `/proc/<pid>/io`). */
+export function procWriteBytes(pid: number): number {
+  try {
+    return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Machine-wide CPU time so far from `/proc/stat`, in ms: busy (all non-idle states) and iowait. */
+export function machineCpuMs(): { busyMs: number; iowaitMs: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (USER_HZ ticks)
+    const [user, nice, system, , iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    const tick = 1000 / 100;
+    return { busyMs: (user! + nice! + system! + irq! + softirq! + steal!) * tick, iowaitMs: iowait! * tick };
+  } catch {
+    return { busyMs: Number.NaN, iowaitMs: Number.NaN };
   }
 }
 
@@ -121,6 +144,10 @@ export class ServerProcess {
 
   cpuMs(): number {
     return procCpuMs(this.pid);
+  }
+
+  writeBytes(): number {
+    return procWriteBytes(this.pid);
   }
 
   /** SIGTERM (graceful: writes CPU profiles), then SIGKILL after `graceMs`. */

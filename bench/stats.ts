@@ -11,7 +11,8 @@ export function percentile(samples: readonly number[], p: number): number {
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
 
-export const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms` : 'n/a');
+export const fmtMs = (ms: number) =>
+  Number.isFinite(ms) ? `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms` : 'n/a';
 export const fmtS = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'n/a');
 export const fmtMiB = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / MiB).toFixed(0)} MiB` : 'n/a');
 export const fmtMBps = (bytes: number, ms: number) =>

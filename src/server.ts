@@ -95,9 +95,14 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     logger,
     close() {
       closing ??= (async () => {
+        // Stop accepting connections at once; requests already in progress (an upload, a download) get the same
+        // grace period as in-flight model requests, then their connections are closed.
+        const httpClosed = app.close();
         await sweeper.stop();
         await worker.stop(config.shutdownGraceMs);
-        await app.close();
+        const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
+        await httpClosed;
+        clearTimeout(force);
         await backend.close?.();
         await store.close();
       })();

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_SERVE_CONFIG, type ServeConfig, validateServeConfig } from '../config/config.ts';
 import { formatDuration, parseDuration, parseDurationRange } from '../domain/duration.ts';
-import { startServer } from '../server.ts';
 
 /** An option whose environment variable is `BARGE_` + the flag in capitals. */
 export function envOption(flags: string, description: string): Option {
@@ -97,6 +96,8 @@ export function serveCommand(): Command {
         shutdownGraceMs: parseDuration(o.shutdownGrace),
         logLevel: o.logLevel,
       } satisfies ServeConfig);
+      // Loaded here so that other commands (keys) do not pay for loading the server.
+      const { startServer } = await import('../server.ts');
       const server = await startServer(config);
       server.logger.info(
         { url: server.url, dataDir: config.dataDir, auth: config.auth, concurrency: config.concurrency },

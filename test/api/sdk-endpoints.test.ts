@@ -66,7 +66,13 @@ for (const [name, Sdk] of SDKS) {
       assert.match(String(body.id), /^msgbatch_01[1-9A-HJ-NP-Za-km-z]{22}$/);
       assert.equal(body.type, 'message_batch');
       assert.equal(body.processing_status, 'in_progress');
-      assert.deepEqual(body.request_counts, { processing: 3, succeeded: 0, errored: 0, canceled: 0, expired: 0 });
+      assert.deepEqual(body.request_counts, {
+        processing: 3,
+        succeeded: 0,
+        errored: 0,
+        canceled: 0,
+        expired: 0,
+      });
       for (const k of ['ended_at', 'archived_at', 'cancel_initiated_at', 'results_url']) {
         assert.equal(body[k], null, `${k} is null on a new batch`);
       }
@@ -81,7 +87,7 @@ for (const [name, Sdk] of SDKS) {
         .withResponse();
       assert.match(request_id ?? '', /^req_/);
       assert.equal(request_id, response.headers.get('request-id'));
-      assert.equal(data._request_id, request_id);
+      assert.equal((data as { _request_id?: string | null })._request_id, request_id);
       assert.equal(data.processing_status, 'in_progress');
       assert.notEqual(data.id, body.id);
 
@@ -101,14 +107,22 @@ for (const [name, Sdk] of SDKS) {
         ],
       });
       const ended = await untilEnded(() => client.messages.batches.retrieve(batch.id));
-      assert.deepEqual(ended.request_counts, { processing: 0, succeeded: 3, errored: 1, canceled: 0, expired: 0 });
+      assert.deepEqual(ended.request_counts, {
+        processing: 0,
+        succeeded: 3,
+        errored: 1,
+        canceled: 0,
+        expired: 0,
+      });
       assert.match(ended.ended_at ?? '', RFC3339_MICROS);
       assert.ok(Date.parse(ended.ended_at!) >= Date.parse(ended.created_at));
       assert.equal(ended.results_url, `${server.url}/v1/messages/batches/${batch.id}/results`);
       assert.equal(ended.cancel_initiated_at, null);
       assert.equal(ended.archived_at, null);
 
-      const lines = (await collect(await client.messages.batches.results(batch.id))) as unknown as ResultLine[];
+      const lines = (await collect(
+        await client.messages.batches.results(batch.id),
+      )) as unknown as ResultLine[];
       const byId = byCustomId(lines);
       assert.deepEqual([...byId.keys()].sort(), ['bad-max-tokens', 'r0', 'r1', 'r2']);
       for (const id of ['r0', 'r1', 'r2']) {
@@ -133,6 +147,7 @@ for (const [name, Sdk] of SDKS) {
         headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01', accept: 'application/binary' },
       });
       assert.equal(res.status, 200);
+      assert.match(res.headers.get('request-id') ?? '', /^req_/);
       const text = await res.text();
       assert.match(text, /\n$/);
       assert.ok(!/\n\n/.test(text));
@@ -149,7 +164,8 @@ for (const [name, Sdk] of SDKS) {
       const log: Array<{ url: string; method: string; headers: Headers }> = [];
       const client = sdkClient(Sdk, server.url, { fetch: recordingFetch(log) });
       const created: string[] = [];
-      for (let i = 0; i < 7; i++) created.push((await client.messages.batches.create({ requests: requests(1) })).id);
+      for (let i = 0; i < 7; i++)
+        created.push((await client.messages.batches.create({ requests: requests(1) })).id);
       const newest = [...created].reverse();
       assert.deepEqual([...created].sort(), created, 'ids sort by creation time');
 
@@ -226,7 +242,13 @@ for (const [name, Sdk] of SDKS) {
       const c1 = await client.messages.batches.cancel(batch.id);
       assert.equal(c1.processing_status, 'canceling');
       assert.match(c1.cancel_initiated_at ?? '', RFC3339_MICROS);
-      assert.deepEqual(c1.request_counts, { processing: 3, succeeded: 0, errored: 0, canceled: 0, expired: 0 });
+      assert.deepEqual(c1.request_counts, {
+        processing: 3,
+        succeeded: 0,
+        errored: 0,
+        canceled: 0,
+        expired: 0,
+      });
       assert.equal(c1.ended_at, null);
       assert.equal(c1.results_url, null);
 
@@ -236,20 +258,23 @@ for (const [name, Sdk] of SDKS) {
 
       backend.release();
       const ended = await untilEnded(() => client.messages.batches.retrieve(batch.id));
-      assert.deepEqual(ended.request_counts, { processing: 0, succeeded: 1, errored: 0, canceled: 2, expired: 0 });
+      assert.deepEqual(ended.request_counts, {
+        processing: 0,
+        succeeded: 1,
+        errored: 0,
+        canceled: 2,
+        expired: 0,
+      });
       assert.equal(ended.cancel_initiated_at, c1.cancel_initiated_at);
       assert.ok(ended.ended_at !== null);
       const byId = byCustomId(
         (await collect(await client.messages.batches.results(batch.id))) as unknown as ResultLine[],
       );
-      assert.deepEqual(
-        [...byId].map(([k, v]) => [k, v.result.type]).sort(),
-        [
-          ['r0', 'succeeded'],
-          ['r1', 'canceled'],
-          ['r2', 'canceled'],
-        ],
-      );
+      assert.deepEqual([...byId].map(([k, v]) => [k, v.result.type]).sort(), [
+        ['r0', 'succeeded'],
+        ['r1', 'canceled'],
+        ['r2', 'canceled'],
+      ]);
 
       await assert.rejects(client.messages.batches.cancel(batch.id), (err: unknown) => {
         assert.ok(err instanceof Sdk.BadRequestError, String(err));
@@ -279,7 +304,11 @@ for (const [name, Sdk] of SDKS) {
         return true;
       });
       await client.messages.batches.cancel(running.id);
-      await assert.rejects(client.messages.batches.delete(running.id), Sdk.BadRequestError, 'canceling is not ended');
+      await assert.rejects(
+        client.messages.batches.delete(running.id),
+        Sdk.BadRequestError,
+        'canceling is not ended',
+      );
       assert.equal((await client.messages.batches.retrieve(running.id)).processing_status, 'canceling');
 
       const deleted = await client.messages.batches.delete(done.id);
@@ -324,14 +353,25 @@ for (const [name, Sdk] of SDKS) {
         [created.id],
       );
       const ended = await untilEnded(() => beta.retrieve(created.id));
-      assert.deepEqual(ended.request_counts, { processing: 0, succeeded: 2, errored: 0, canceled: 0, expired: 0 });
+      assert.deepEqual(ended.request_counts, {
+        processing: 0,
+        succeeded: 2,
+        errored: 0,
+        canceled: 0,
+        expired: 0,
+      });
       const lines = await collect(await beta.results(created.id));
-      assert.deepEqual(lines.map((l) => `${l.custom_id}:${l.result.type}`).sort(), ['b0:succeeded', 'b1:succeeded']);
+      assert.deepEqual(lines.map((l) => `${l.custom_id}:${l.result.type}`).sort(), [
+        'b0:succeeded',
+        'b1:succeeded',
+      ]);
 
       if (name === '0.x') {
         // The old beta markers reached the server and were accepted.
         assert.ok(log.some((l) => new URL(l.url).searchParams.get('beta') === 'true'));
-        assert.ok(log.some((l) => (l.headers.get('anthropic-beta') ?? '').includes('message-batches-2024-09-24')));
+        assert.ok(
+          log.some((l) => (l.headers.get('anthropic-beta') ?? '').includes('message-batches-2024-09-24')),
+        );
       }
     });
   });
@@ -350,7 +390,10 @@ describe('both SDK lines authenticate against --auth keys', () => {
     const b0 = await c0.messages.batches.create({ requests: requests(1) });
     assert.equal((await c0.messages.batches.retrieve(b1.id)).id, b1.id, '0.x sees the batch 1.x created');
     assert.equal((await c1.messages.batches.retrieve(b0.id)).id, b0.id, '1.x sees the batch 0.x created');
-    assert.deepEqual((await collect(c1.messages.batches.list())).map((b) => b.id).sort(), [b0.id, b1.id].sort());
+    assert.deepEqual(
+      (await collect(c1.messages.batches.list())).map((b) => b.id).sort(),
+      [b0.id, b1.id].sort(),
+    );
 
     const h1 = log1[0]!.headers;
     assert.equal(h1.get('authorization'), `Bearer ${secret}`);

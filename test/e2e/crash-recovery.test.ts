@@ -7,21 +7,37 @@ import { test } from 'node:test';
 import {
   type BargeProcess,
   countRows,
+  e2eDataDir,
   type LogLine,
   pollUntil,
   startBarge,
   within,
 } from '../helpers/barge-process.ts';
-import { API_HEADERS, assertExactResults, clientFor, smallRequests, waitEnded } from '../helpers/e2e-batches.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
+import {
+  API_HEADERS,
+  assertExactResults,
+  clientFor,
+  smallRequests,
+  waitEnded,
+} from '../helpers/e2e-batches.ts';
 
 const RECOVERED = 'recovered after an unclean stop';
-const recoveryOf = (server: BargeProcess): LogLine | undefined => server.logs.find((l) => l.msg === RECOVERED);
+const recoveryOf = (server: BargeProcess): LogLine | undefined =>
+  server.logs.find((l) => l.msg === RECOVERED);
 
 test('SIGKILL mid-processing three times: every batch ends with exactly one result per custom_id', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-crash-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-crash-');
   const dbFile = join(dataDir, 'barge.db');
-  const args = ['--data-dir', dataDir, '--log-level', 'info', '--mock-latency', '5ms-20ms', '--concurrency', '16'];
+  const args = [
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'info',
+    '--mock-latency',
+    '5ms-20ms',
+    '--concurrency',
+    '16',
+  ];
   let server = await startBarge(t, { args });
   let client = clientFor(server.url);
 
@@ -72,9 +88,17 @@ test('SIGKILL mid-processing three times: every batch ends with exactly one resu
   for (const b of batches) await assertExactResults(client, server.url, b.id, b.customIds);
 
   const listed = await client.messages.batches.list({ limit: 20 });
-  assert.deepEqual(listed.data.map((b) => b.id).sort(), batches.map((b) => b.id).sort(), 'exactly the 3 batches');
+  assert.deepEqual(
+    listed.data.map((b) => b.id).sort(),
+    batches.map((b) => b.id).sort(),
+    'exactly the 3 batches',
+  );
   assert.equal(countRows(dbFile, 'SELECT count(*) FROM results'), total, 'one results row per item');
-  assert.equal(countRows(dbFile, 'SELECT count(*) FROM items WHERE state IN (0, 1)'), 0, 'nothing left queued');
+  assert.equal(
+    countRows(dbFile, 'SELECT count(*) FROM items WHERE state IN (0, 1)'),
+    0,
+    'nothing left queued',
+  );
   assert.ok(
     countRows(dbFile, 'SELECT count(*) FROM items WHERE attempts > 1') > 0,
     'requests in flight at a SIGKILL ran again',
@@ -104,9 +128,18 @@ function bigBody(): { chunks: Buffer[]; length: number } {
 }
 
 test('SIGKILL mid-upload leaves no half batch; the next create works end to end', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-ingest-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-ingest-');
   const dbFile = join(dataDir, 'barge.db');
-  const args = ['--data-dir', dataDir, '--log-level', 'info', '--mock-latency', '1ms-5ms', '--concurrency', '16'];
+  const args = [
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'info',
+    '--mock-latency',
+    '1ms-5ms',
+    '--concurrency',
+    '16',
+  ];
   let server = await startBarge(t, { args });
 
   const body = bigBody();
@@ -133,13 +166,16 @@ test('SIGKILL mid-upload leaves no half batch; the next create works end to end'
   for (const chunk of body.chunks) {
     if (written >= 8_000_000) break;
     written += chunk.length;
-    if (!req.write(chunk)) await within(new Promise((r) => req.once('drain', r)), 15_000, 'the upload to drain');
+    if (!req.write(chunk))
+      await within(new Promise((r) => req.once('drain', r)), 15_000, 'the upload to drain');
   }
   // The server has staged part of the upload (an invisible batch with item rows), and has not answered.
   const staged = await pollUntil(
     () => {
       const n = countRows(dbFile, `SELECT count(*) FROM items`);
-      return n > 0 && countRows(dbFile, `SELECT count(*) FROM batches WHERE status = 'ingesting'`) === 1 ? n : undefined;
+      return n > 0 && countRows(dbFile, `SELECT count(*) FROM batches WHERE status = 'ingesting'`) === 1
+        ? n
+        : undefined;
     },
     15_000,
     'the server to stage part of the upload',
@@ -156,7 +192,11 @@ test('SIGKILL mid-upload leaves no half batch; the next create works end to end'
   server = await startBarge(t, { args });
   const client = clientFor(server.url);
   const recovered = recoveryOf(server);
-  assert.equal(recovered?.droppedUploads, 1, `recovery dropped the upload (log: ${JSON.stringify(recovered)})`);
+  assert.equal(
+    recovered?.droppedUploads,
+    1,
+    `recovery dropped the upload (log: ${JSON.stringify(recovered)})`,
+  );
   const listed = await client.messages.batches.list();
   assert.deepEqual(listed.data, [], 'no half batch is visible');
   assert.equal(countRows(dbFile, 'SELECT count(*) FROM items'), 0, 'no leftover item rows');
@@ -175,7 +215,7 @@ test('SIGKILL mid-upload leaves no half batch; the next create works end to end'
 });
 
 test('SIGKILL right after a 200 on create: the batch survives and finishes exactly once per request', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-commit-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-commit-');
   const base = ['--data-dir', dataDir, '--log-level', 'info', '--concurrency', '16'];
   let server = await startBarge(t, { args: [...base, '--mock-latency', '5ms-20ms'] });
   let client = clientFor(server.url);

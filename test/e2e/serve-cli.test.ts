@@ -6,9 +6,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AuthenticationError } from '@anthropic-ai/sdk';
 import { request } from 'undici';
-import { freePort, meaningfulStderrLines, type RunResult, runBarge, startBarge } from '../helpers/barge-process.ts';
+import {
+  e2eDataDir,
+  freePort,
+  meaningfulStderrLines,
+  type RunResult,
+  runBarge,
+  startBarge,
+} from '../helpers/barge-process.ts';
 import { clientFor, smallRequests, waitEnded } from '../helpers/e2e-batches.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
 
 /** A failed command: non-zero exit, exactly one `barge: …` line on stderr, no stack trace, nothing on stdout. */
 function assertOneLineFailure(r: RunResult, pattern: RegExp): void {
@@ -23,15 +29,25 @@ function assertOneLineFailure(r: RunResult, pattern: RegExp): void {
 }
 
 test('serve refuses --host 0.0.0.0 with --auth none, with one clear line and no side effects', async (t) => {
-  const dataDir = join(tempDir(t, 'barge-e2e-cli-'), 'never-created');
-  const r = await runBarge(['serve', '--host', '0.0.0.0', '--auth', 'none', '--port', '0', '--data-dir', dataDir]);
+  const dataDir = join(e2eDataDir(t, 'barge-e2e-cli-'), 'never-created');
+  const r = await runBarge([
+    'serve',
+    '--host',
+    '0.0.0.0',
+    '--auth',
+    'none',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+  ]);
   assertOneLineFailure(r, /refusing to listen on 0\.0\.0\.0 with --auth none/);
   assert.match(r.stderr, /--allow-unauthenticated-remote/, 'the message names the way out');
   assert.equal(existsSync(dataDir), false, 'nothing was created');
 });
 
 test('serve --host 0.0.0.0 --allow-unauthenticated-remote starts and serves', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-cli-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-cli-');
   const server = await startBarge(t, {
     args: ['--host', '0.0.0.0', '--auth', 'none', '--allow-unauthenticated-remote', '--data-dir', dataDir],
   });
@@ -43,13 +59,13 @@ test('serve --host 0.0.0.0 --allow-unauthenticated-remote starts and serves', as
 });
 
 test('serve rejects an invalid duration with one clear line', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-cli-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-cli-');
   const r = await runBarge(['serve', '--batch-ttl', '5 parsecs', '--port', '0', '--data-dir', dataDir]);
   assertOneLineFailure(r, /invalid duration "5 parsecs"/);
 });
 
 test('serve takes its settings from BARGE_* variables; a flag wins over its variable', async (t) => {
-  const dataDir = join(tempDir(t, 'barge-e2e-cli-'), 'from-env');
+  const dataDir = join(e2eDataDir(t, 'barge-e2e-cli-'), 'from-env');
   const port = await freePort();
   const server = await startBarge(t, {
     args: ['--concurrency', '5'],
@@ -74,7 +90,7 @@ test('serve takes its settings from BARGE_* variables; a flag wins over its vari
 });
 
 test('keys create/list/revoke, and a server with --auth keys accepts a key and rejects it once revoked', async (t) => {
-  const dataDir = tempDir(t, 'barge-e2e-keys-');
+  const dataDir = e2eDataDir(t, 'barge-e2e-keys-');
   const create = async (workspace: string) => {
     const r = await runBarge(['keys', 'create', '--workspace', workspace, '--data-dir', dataDir, '--json']);
     assert.equal(r.code, 0, `keys create: ${r.stderr}`);
@@ -91,9 +107,18 @@ test('keys create/list/revoke, and a server with --auth keys accepts a key and r
     const r = await runBarge(['keys', 'list', '--data-dir', dataDir, '--json']);
     assert.equal(r.code, 0, `keys list: ${r.stderr}`);
     assert.ok(!r.stdout.includes(keep!.key) && !r.stdout.includes(drop!.key), 'list never shows a secret');
-    return JSON.parse(r.stdout) as Array<{ id: string; workspace: string; prefix: string; revokedAt: number | null }>;
+    return JSON.parse(r.stdout) as Array<{
+      id: string;
+      workspace: string;
+      prefix: string;
+      revokedAt: number | null;
+    }>;
   };
-  const listed = await listKeys();
+  // Listing and start-up are independent: run them side by side to keep the test short.
+  const [listed, server] = await Promise.all([
+    listKeys(),
+    startBarge(t, { args: ['--auth', 'keys', '--data-dir', dataDir, '--mock-latency', '0ms'] }),
+  ]);
   assert.deepEqual(listed.map((k) => k.id).sort(), [keep!.id, drop!.id].sort());
   for (const k of listed) {
     assert.equal(k.workspace, 'w');
@@ -101,7 +126,6 @@ test('keys create/list/revoke, and a server with --auth keys accepts a key and r
     assert.ok(k.prefix.length < 24, 'only a short prefix');
   }
 
-  const server = await startBarge(t, { args: ['--auth', 'keys', '--data-dir', dataDir, '--mock-latency', '0ms'] });
   const good = clientFor(server.url, keep!.key);
   const doomed = clientFor(server.url, drop!.key);
   assert.deepEqual((await good.messages.batches.list()).data, []);
@@ -122,11 +146,16 @@ test('keys create/list/revoke, and a server with --auth keys accepts a key and r
     headers: { 'anthropic-version': '2023-06-01' },
   });
   assert.equal(anonymous.statusCode, 401, 'no key: 401');
-  assert.equal(((await anonymous.body.json()) as { error: { type: string } }).error.type, 'authentication_error');
+  assert.equal(
+    ((await anonymous.body.json()) as { error: { type: string } }).error.type,
+    'authentication_error',
+  );
 
-  const after = await listKeys();
+  const [after, again] = await Promise.all([
+    listKeys(),
+    runBarge(['keys', 'revoke', drop!.id, '--data-dir', dataDir]),
+  ]);
   assert.notEqual(after.find((k) => k.id === drop!.id)?.revokedAt, null, 'list shows the revocation');
   assert.equal(after.find((k) => k.id === keep!.id)?.revokedAt, null);
-  const again = await runBarge(['keys', 'revoke', drop!.id, '--data-dir', dataDir]);
   assertOneLineFailure(again, /no active key/);
 });

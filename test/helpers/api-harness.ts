@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import Anthropic0 from 'anthropic-sdk-0';
-import type { BackendOutcome, BackendRequest, ModelBackend } from '../../src/backends/model-backend.ts';
 import { MockBackend } from '../../src/backends/mock/mock-backend.ts';
+import type { BackendOutcome, BackendRequest, ModelBackend } from '../../src/backends/model-backend.ts';
 
 /** Both official SDK lines, to run the same scenario through each. */
 export const SDKS = [
@@ -19,14 +19,22 @@ export type SdkClass = typeof Anthropic | typeof Anthropic0;
 export function sdkClient(
   Sdk: SdkClass,
   baseURL: string,
-  opts: { apiKey?: string; maxRetries?: number; fetch?: typeof fetch; defaultHeaders?: Record<string, string> } = {},
+  opts: {
+    apiKey?: string;
+    maxRetries?: number;
+    fetch?: typeof fetch;
+    defaultHeaders?: Record<string, string>;
+  } = {},
 ): Anthropic {
   const Ctor = Sdk as unknown as new (o: Record<string, unknown>) => Anthropic;
   return new Ctor({ baseURL, apiKey: 'test-key', maxRetries: 0, ...opts });
 }
 
 /** Valid Messages params for the mock model. */
-export function params(text: string, extra: Record<string, unknown> = {}): Anthropic.MessageCreateParamsNonStreaming {
+export function params(
+  text: string,
+  extra: Record<string, unknown> = {},
+): Anthropic.MessageCreateParamsNonStreaming {
   return {
     model: 'claude-opus-5',
     max_tokens: 64,
@@ -36,8 +44,14 @@ export function params(text: string, extra: Record<string, unknown> = {}): Anthr
 }
 
 /** `n` requests with custom_ids `${prefix}0..${prefix}n-1`. */
-export function requests(n: number, prefix = 'r'): Array<{ custom_id: string; params: ReturnType<typeof params> }> {
-  return Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}${i}`, params: params(`hello ${prefix}${i}`) }));
+export function requests(
+  n: number,
+  prefix = 'r',
+): Array<{ custom_id: string; params: ReturnType<typeof params> }> {
+  return Array.from({ length: n }, (_, i) => ({
+    custom_id: `${prefix}${i}`,
+    params: params(`hello ${prefix}${i}`),
+  }));
 }
 
 /** Polls `retrieve` (an event wait, bounded) until the batch has ended. */
@@ -81,7 +95,7 @@ export async function raw(
   const merged: Record<string, string | undefined> = {
     'x-api-key': 'test-key',
     'anthropic-version': '2023-06-01',
-    ...opts.body !== undefined && { 'content-type': 'application/json' },
+    ...(opts.body !== undefined && { 'content-type': 'application/json' }),
     ...opts.headers,
   };
   for (const [k, v] of Object.entries(merged)) if (v !== undefined) headers[k] = v;
@@ -139,7 +153,11 @@ export interface ResultLine {
 }
 
 /** GETs a batch's results raw and checks the JSONL framing; returns the parsed lines. */
-export async function rawResults(baseUrl: string, id: string, headers: Record<string, string> = {}): Promise<ResultLine[]> {
+export async function rawResults(
+  baseUrl: string,
+  id: string,
+  headers: Record<string, string> = {},
+): Promise<ResultLine[]> {
   const res = await raw(baseUrl, 'GET', `/v1/messages/batches/${id}/results`, { headers });
   assert.equal(res.status, 200, res.text.slice(0, 300));
   return parseJsonl(res.text, res.headers.get('content-type'));

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 
 /** The repository root: `bin/barge.js` is resolved from here. */
@@ -92,6 +95,35 @@ export async function pollUntil<T>(
   }
 }
 
+/** The `barge serve` children of each test, so its data directories are removed only after they are dead. */
+const childrenOf = new WeakMap<TestContext, Set<ChildProcess>>();
+
+async function killAll(t: TestContext): Promise<void> {
+  const children = [...(childrenOf.get(t) ?? [])];
+  await Promise.all(
+    children.map(async (child) => {
+      if (alive(child)) {
+        const exit = exitOf(child);
+        child.kill('SIGKILL');
+        await exit;
+      }
+    }),
+  );
+}
+
+/**
+ * A fresh data directory for a test. When the test ends, every server it started is SIGKILLed first (if still
+ * alive) and then the directory is removed, so no live process writes into a deleted directory.
+ */
+export function e2eDataDir(t: TestContext, prefix = 'barge-e2e-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(async () => {
+    await killAll(t);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 function spawnBarge(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['bin/barge.js', ...args], {
     cwd: REPO_ROOT,
@@ -128,13 +160,14 @@ export async function startBarge(t: TestContext, opts: StartOptions = {}): Promi
   const env = opts.env ?? {};
   if (!args.includes('--port') && env.BARGE_PORT === undefined) args.push('--port', '0');
   const child = spawnBarge(['serve', ...args], env);
-  t.after(async () => {
-    if (alive(child)) {
-      child.kill('SIGKILL');
-      await exitOf(child);
-    }
-  });
   const exited = exitOf(child);
+  let children = childrenOf.get(t);
+  if (!children) {
+    children = new Set();
+    childrenOf.set(t, children);
+  }
+  children.add(child);
+  t.after(() => killAll(t));
   const logs: LogLine[] = [];
   let stderr = '';
   const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
@@ -228,7 +261,9 @@ export async function runBarge(
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
     stderr += s;
   });
-  const closed = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<Exit>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   try {
     const exit = await within(closed, opts.timeoutMs ?? 20_000, `barge ${args.join(' ')} to exit`);
     return { ...exit, stdout, stderr };
@@ -253,7 +288,14 @@ export function readDb<T>(file: string, fn: (db: Database.Database) => T): T {
 
 /** `SELECT count(*)` of a query on a database file. */
 export function countRows(file: string, sql: string, ...params: unknown[]): number {
-  return readDb(file, (db) => db.prepare(sql).pluck().get(...params) as number);
+  return readDb(
+    file,
+    (db) =>
+      db
+        .prepare(sql)
+        .pluck()
+        .get(...params) as number,
+  );
 }
 
 /** Lines a child process wrote to stderr, minus Node's own warnings (deprecations and their trace hint). */

@@ -80,6 +80,10 @@ export async function assertExactResults(
   const twice = [...seen].filter(([, n]) => n > 1).map(([k]) => k);
   assert.deepEqual(twice, [], `custom_ids with more than one result in ${id}`);
   const missing = customIds.filter((cid) => !seen.has(cid));
-  assert.deepEqual(missing.slice(0, 10), [], `custom_ids without a result in ${id} (${missing.length} missing)`);
+  assert.deepEqual(
+    missing.slice(0, 10),
+    [],
+    `custom_ids without a result in ${id} (${missing.length} missing)`,
+  );
   assert.equal(seen.size, customIds.length);
 }

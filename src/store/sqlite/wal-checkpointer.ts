@@ -42,7 +42,9 @@ export class WalCheckpointer {
   stop(): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       const done = () => resolve();
-      this.worker.once('message', done);
+      this.worker.on('message', (m) => {
+        if (m === 'stopped') done();
+      });
       this.worker.once('exit', done);
       this.worker.ref(); // keep the process alive until the last checkpoint is done
       this.worker.postMessage('stop');
