@@ -18,8 +18,13 @@ export const ServeConfigSchema = z.object({
   mockLatency: z.object({ minMs: z.number().int().min(0), maxMs: z.number().int().min(0) }),
   mockErrorRate: z.number().min(0).max(1),
   shutdownGraceMs: z.number().int().min(0),
-  leaseMs: z.number().int().min(1000),
-  sweepIntervalMs: z.number().int().min(10),
+  // Upper bounds keep timers below Node's 2^31 ms limit (beyond it a timer fires after 1 ms).
+  leaseMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(2 ** 31 - 1),
+  sweepIntervalMs: z.number().int().min(10).max(3_600_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;

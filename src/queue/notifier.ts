@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 
 /** Events that wake parts of Barge up instead of waiting for their next poll. */
-export type NotifyEvent = 'batch-ready' | 'batch-canceled' | 'batch-ended';
+export type NotifyEvent = 'batch-ready' | 'batch-canceled' | 'batch-expired' | 'batch-ended';
 
 /** The Notifier port: in-process today; PostgreSQL LISTEN/NOTIFY when several processes share a database. */
 export interface Notifier {

@@ -42,6 +42,7 @@ export class Sweeper {
           retentionMs: this.opts.retentionMs,
           chunk: this.opts.chunk ?? 2000,
         });
+        for (const id of report.expiredBatches) this.opts.notifier.notify('batch-expired', id);
         for (const id of report.ended) this.opts.notifier.notify('batch-ended', id);
         return report;
       } finally {

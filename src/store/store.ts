@@ -65,6 +65,8 @@ export interface SweepReport {
   rescued: number;
   canceled: number;
   expired: number;
+  /** Batches whose unfinished requests this pass expired (their in-flight calls can be aborted). */
+  expiredBatches: BatchId[];
   ended: BatchId[];
   archived: BatchId[];
   purged: number;

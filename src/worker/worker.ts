@@ -56,13 +56,14 @@ export class Worker {
     if (this.started) return;
     this.started = true;
     this.unsubscribe.push(this.o.notifier.on('batch-ready', () => this.wake()));
+    this.unsubscribe.push(this.o.notifier.on('batch-expired', (id) => this.abortBatch(id)));
     this.heartbeatTimer = setInterval(
       () => {
         this.o.store
           .heartbeat(this.o.owner, this.o.clock.now(), this.o.leaseMs)
           .catch((e) => this.o.onError?.(e));
       },
-      Math.max(1000, Math.floor(this.o.leaseMs / 3)),
+      Math.min(2 ** 31 - 1, Math.max(1000, Math.floor(this.o.leaseMs / 3))),
     );
     this.heartbeatTimer.unref();
     this.wake();
@@ -166,9 +167,14 @@ export class Worker {
     return this.flushing;
   }
 
-  /** Aborts in-flight work of the given batch (expired); their late completions would be fenced out anyway. */
-  abortBatch(batchSeq: number): void {
-    for (const { item, ctl } of this.inFlight.values()) if (item.batchSeq === batchSeq) ctl.abort();
+  /**
+   * Aborts in-flight calls of an expired batch, freeing their slots at once; their results would be fenced out
+   * anyway, and the aborted items are already final, so releasing them changes nothing.
+   */
+  abortBatch(batchId: string): void {
+    for (const { item, ctl } of this.inFlight.values()) {
+      if (item.batchId === batchId) ctl.abort(new Error('batch expired'));
+    }
   }
 
   /**

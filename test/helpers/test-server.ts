@@ -4,7 +4,6 @@ import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../../src/config/config.
 import { type RunningServer, type ServerOverrides, startServer } from '../../src/server.ts';
 import { tempDir } from './temp-dir.ts';
 
-
 /**
  * Starts a real listening server on 127.0.0.1:0 with its own data directory; stopped when the test ends.
  */

@@ -11,11 +11,25 @@ test('sqlite recover: running items are requeued and uncommitted uploads dropped
   const file = SqliteStore.fileIn(tempDir(t));
   const store = new SqliteStore(file);
   const now = Date.now();
-  const s = await store.beginIngest({ id: newBatchId(now), workspace: 'w', createdAt: now, expiresAt: now + 1e6, apiVersion: 'v', betas: null });
+  const s = await store.beginIngest({
+    id: newBatchId(now),
+    workspace: 'w',
+    createdAt: now,
+    expiresAt: now + 1e6,
+    apiVersion: 'v',
+    betas: null,
+  });
   await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
   await s.commit();
   const half = newBatchId(now);
-  const s2 = await store.beginIngest({ id: half, workspace: 'w', createdAt: now, expiresAt: now + 1e6, apiVersion: 'v', betas: null });
+  const s2 = await store.beginIngest({
+    id: half,
+    workspace: 'w',
+    createdAt: now,
+    expiresAt: now + 1e6,
+    apiVersion: 'v',
+    betas: null,
+  });
   await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
   assert.equal((await store.claim({ owner: 'dead', limit: 5, now, leaseMs: 1e6 })).length, 1);
   store.db.close(); // as if the process died

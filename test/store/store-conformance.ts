@@ -14,7 +14,11 @@ export interface StoreFactory {
   open(): Promise<Store>;
 }
 
-async function makeBatch(store: Store, n: number, opts: { workspace?: string; now?: number } = {}): Promise<BatchRecord> {
+async function makeBatch(
+  store: Store,
+  n: number,
+  opts: { workspace?: string; now?: number } = {},
+): Promise<BatchRecord> {
   const now = opts.now ?? T0;
   const s = await store.beginIngest({
     id: newBatchId(now),
@@ -26,17 +30,27 @@ async function makeBatch(store: Store, n: number, opts: { workspace?: string; no
   });
   const items = Array.from({ length: n }, (_, i) => ({
     customId: `r${i}`,
-    params: Buffer.from(JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: `hi ${i}` }] })),
+    params: Buffer.from(
+      JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: `hi ${i}` }] }),
+    ),
   }));
   for (let i = 0; i < items.length; i += 1000) await s.append(items.slice(i, i + 1000));
   return s.commit();
 }
 
-async function results(store: Store, seq: number): Promise<Array<{ custom_id: string; result: { type: string } }>> {
+async function results(
+  store: Store,
+  seq: number,
+): Promise<Array<{ custom_id: string; result: { type: string } }>> {
   let text = '';
   for await (const chunk of store.resultChunks(seq)) text += chunk.toString('utf8');
   assert.ok(text === '' || text.endsWith('\n'), 'every line ends with LF');
-  return text === '' ? [] : text.slice(0, -1).split('\n').map((l) => JSON.parse(l));
+  return text === ''
+    ? []
+    : text
+        .slice(0, -1)
+        .split('\n')
+        .map((l) => JSON.parse(l));
 }
 
 function done(item: { itemId: number; batchSeq: number; attempt: number; customId: string }): Completion {
@@ -59,7 +73,14 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       'a staged upload is invisible until commit, and abort leaves nothing',
       withStore(async (store) => {
         const id = newBatchId(T0);
-        const s = await store.beginIngest({ id, workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: null });
+        const s = await store.beginIngest({
+          id,
+          workspace: 'w',
+          createdAt: T0,
+          expiresAt: T0 + DAY,
+          apiVersion: 'v',
+          betas: null,
+        });
         await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
         assert.equal(await store.getBatch('w', id), null);
         assert.equal((await store.listBatches('w', { limit: 10 })).batches.length, 0);
@@ -69,7 +90,14 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         assert.equal((await store.getBatch('w', id))?.id, id);
 
         const id2 = newBatchId(T0);
-        const s2 = await store.beginIngest({ id: id2, workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: null });
+        const s2 = await store.beginIngest({
+          id: id2,
+          workspace: 'w',
+          createdAt: T0,
+          expiresAt: T0 + DAY,
+          apiVersion: 'v',
+          betas: null,
+        });
         await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
         await s2.abort();
         assert.equal(await store.getBatch('w', id2), null);
@@ -86,7 +114,14 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       'params bytes come back exactly as stored',
       withStore(async (store) => {
         const raw = Buffer.from('{ "model" : "m",\n "x":"\\u00e9 日本 😀" }');
-        const s = await store.beginIngest({ id: newBatchId(T0), workspace: 'w', createdAt: T0, expiresAt: T0 + DAY, apiVersion: 'v', betas: 'b1' });
+        const s = await store.beginIngest({
+          id: newBatchId(T0),
+          workspace: 'w',
+          createdAt: T0,
+          expiresAt: T0 + DAY,
+          apiVersion: 'v',
+          betas: 'b1',
+        });
         await s.append([{ customId: 'a', params: raw }]);
         await s.commit();
         const [c] = await store.claim({ owner: 'o', limit: 1, now: T0, leaseMs: 1000 });
@@ -105,18 +140,33 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         await makeBatch(store, 1, { workspace: 'other' });
         const newestFirst = [...ids].reverse();
         const p1 = await store.listBatches('w', { limit: 3 });
-        assert.deepEqual(p1.batches.map((b) => b.id), newestFirst.slice(0, 3));
+        assert.deepEqual(
+          p1.batches.map((b) => b.id),
+          newestFirst.slice(0, 3),
+        );
         assert.equal(p1.hasMore, true);
         const p2 = await store.listBatches('w', { limit: 3, afterId: newestFirst[2]! });
-        assert.deepEqual(p2.batches.map((b) => b.id), newestFirst.slice(3, 6));
+        assert.deepEqual(
+          p2.batches.map((b) => b.id),
+          newestFirst.slice(3, 6),
+        );
         const p3 = await store.listBatches('w', { limit: 3, afterId: newestFirst[5]! });
-        assert.deepEqual(p3.batches.map((b) => b.id), newestFirst.slice(6));
+        assert.deepEqual(
+          p3.batches.map((b) => b.id),
+          newestFirst.slice(6),
+        );
         assert.equal(p3.hasMore, false);
         const back = await store.listBatches('w', { limit: 2, beforeId: newestFirst[5]! });
-        assert.deepEqual(back.batches.map((b) => b.id), newestFirst.slice(3, 5));
+        assert.deepEqual(
+          back.batches.map((b) => b.id),
+          newestFirst.slice(3, 5),
+        );
         assert.equal(back.hasMore, true);
         const back2 = await store.listBatches('w', { limit: 5, beforeId: newestFirst[2]! });
-        assert.deepEqual(back2.batches.map((b) => b.id), newestFirst.slice(0, 2));
+        assert.deepEqual(
+          back2.batches.map((b) => b.id),
+          newestFirst.slice(0, 2),
+        );
         assert.equal(back2.hasMore, false);
         assert.equal(await store.getBatch('other', ids[0]!), null, 'other workspaces do not see it');
       }),
@@ -144,11 +194,23 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         const report = await store.sweep({ now: T0 + 2000, retentionMs: 29 * DAY, chunk: 100 });
         assert.equal(report.rescued, 3);
         const again = await store.claim({ owner: 'p', limit: 3, now: T0 + 2000, leaseMs: 1000 });
-        assert.deepEqual(again.map((c) => c.attempt), [2, 2, 2]);
+        assert.deepEqual(
+          again.map((c) => c.attempt),
+          [2, 2, 2],
+        );
         // A stale completion from the first attempt is dropped.
         assert.deepEqual(await store.complete(claimed.map(done), T0 + 2100), []);
         const [x, y, z] = again;
-        assert.deepEqual(await store.complete([done(x!), { ...done(y!), outcome: 'errored', line: erroredLine(y!.customId, 'api_error', 'boom') }], T0 + 2200), []);
+        assert.deepEqual(
+          await store.complete(
+            [
+              done(x!),
+              { ...done(y!), outcome: 'errored', line: erroredLine(y!.customId, 'api_error', 'boom') },
+            ],
+            T0 + 2200,
+          ),
+          [],
+        );
         // Completing twice is a no-op.
         assert.deepEqual(await store.complete([done(x!)], T0 + 2200), []);
         assert.equal((await store.getBatch('w', b.id))?.status, 'in_progress');
@@ -172,7 +234,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         const r = await store.sweep({ now: T0 + 1500, retentionMs: 29 * DAY, chunk: 100 });
         assert.equal(r.rescued, 0, 'the renewed lease has not lapsed');
         const again = await store.claim({ owner: 'o', limit: 2, now: T0 + 1500, leaseMs: 1000 });
-        assert.deepEqual(again.map((c) => [c.customId, c.attempt]), [[claimed[0]!.customId, 1]]);
+        assert.deepEqual(
+          again.map((c) => [c.customId, c.attempt]),
+          [[claimed[0]!.customId, 1]],
+        );
       }),
     );
 
@@ -186,7 +251,11 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         assert.equal(c.kind === 'ok' && c.batch.status, 'canceling');
         assert.equal(c.kind === 'ok' && c.batch.cancelInitiatedAt, T0 + 10);
         const again = await store.cancelBatch('w', b.id, T0 + 20);
-        assert.equal(again.kind === 'ok' && again.batch.cancelInitiatedAt, T0 + 10, 'a second cancel changes nothing');
+        assert.equal(
+          again.kind === 'ok' && again.batch.cancelInitiatedAt,
+          T0 + 10,
+          'a second cancel changes nothing',
+        );
         assert.equal((await store.claim({ owner: 'o', limit: 5, now: T0, leaseMs: 1000 })).length, 0);
         const r = await store.sweep({ now: T0 + 30, retentionMs: 29 * DAY, chunk: 2 });
         assert.equal(r.more, true, 'the chunk limit leaves more to do');
@@ -209,6 +278,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         assert.equal(r.expired, 0);
         r = await store.sweep({ now: T0 + DAY, retentionMs: 29 * DAY, chunk: 100 });
         assert.equal(r.expired, 4);
+        assert.deepEqual(r.expiredBatches, [b.id]);
         assert.deepEqual(r.ended, [b.id]);
         assert.deepEqual(await store.complete(inflight.map(done), T0 + DAY + 1), []);
         const ended = await store.getBatch('w', b.id);
@@ -236,7 +306,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         assert.equal(archived?.archivedAt, T0 + 29 * DAY);
         assert.equal(archived?.status, 'ended');
         assert.deepEqual(await results(store, b.seq), []);
-        assert.deepEqual((await store.listBatches('w', { limit: 10 })).batches.some((x) => x.id === b.id), true);
+        assert.deepEqual(
+          (await store.listBatches('w', { limit: 10 })).batches.some((x) => x.id === b.id),
+          true,
+        );
         assert.equal((await store.deleteBatch('w', b.id, T0 + 29 * DAY)).kind, 'ok');
         assert.equal(await store.getBatch('w', b.id), null);
         assert.equal((await store.deleteBatch('w', b.id, T0 + 29 * DAY)).kind, 'not_found');
@@ -248,7 +321,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     test(
       'api keys: stored by hash, found, listed and revoked',
       withStore(async (store) => {
-        await store.createKey({ id: 'key_1', workspace: 'w', prefix: 'sk-barge-abc', createdAt: T0, revokedAt: null }, 'h1');
+        await store.createKey(
+          { id: 'key_1', workspace: 'w', prefix: 'sk-barge-abc', createdAt: T0, revokedAt: null },
+          'h1',
+        );
         assert.equal((await store.findKeyByHash('h1'))?.workspace, 'w');
         assert.equal(await store.findKeyByHash('h2'), null);
         assert.equal((await store.listKeys()).length, 1);

@@ -27,7 +27,10 @@ describe('request_counts', () => {
     assert.equal(c.succeeded + c.errored + c.canceled + c.expired, 10);
   });
   test('live counts show finished outcomes early when asked', () => {
-    assert.deepEqual(requestCounts({ status: 'in_progress', total: 20, counts }, true), { processing: 10, ...counts });
+    assert.deepEqual(requestCounts({ status: 'in_progress', total: 20, counts }, true), {
+      processing: 10,
+      ...counts,
+    });
   });
 });
 
@@ -74,7 +77,10 @@ describe('MessageBatch rendering', () => {
     ]);
     assert.equal(b.results_url, null);
     assert.equal(b.created_at, '2024-09-24T18:37:24.100000Z');
-    const ended = toMessageBatch({ ...base, status: 'ended', endedAt: base.createdAt + 5 }, { baseUrl: 'http://h:1' });
+    const ended = toMessageBatch(
+      { ...base, status: 'ended', endedAt: base.createdAt + 5 },
+      { baseUrl: 'http://h:1' },
+    );
     assert.equal(ended.results_url, `http://h:1/v1/messages/batches/${base.id}/results`);
     assert.equal(ended.ended_at, rfc3339(base.createdAt + 5));
   });

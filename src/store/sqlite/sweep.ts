@@ -70,6 +70,7 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
       rescued: 0,
       canceled: 0,
       expired: 0,
+      expiredBatches: [],
       ended: [],
       archived: [],
       purged: 0,
@@ -89,7 +90,10 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
     // 2. Expiry first: at expires_at, unsent and in-flight requests alike become `expired`.
     for (const b of expiring.all(now) as Array<{ seq: number; id: string }>) {
       const rows = unfinishedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
-      if (rows.length) finishItems.immediate(b.seq, rows, 'expired');
+      if (rows.length) {
+        finishItems.immediate(b.seq, rows, 'expired');
+        report.expiredBatches.push(b.id as BatchId);
+      }
       report.expired += rows.length;
       if (rows.length === chunk) report.more = true;
     }
