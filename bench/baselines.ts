@@ -113,18 +113,24 @@ export interface SqliteBaseline {
 }
 
 /**
- * Raw better-sqlite3 write rates with Barge's own schema and pragmas (WAL, synchronous=FULL) in a fresh file:
- * the ingest shape (items + payloads rows, 2,000 per transaction, as ingest does), the result shape (`count`
- * results rows of the sample lines, 500 per transaction, as the worker's flushes do), and the cost of one small
- * commit (a one-row UPDATE, as each claim or small flush pays at least once).
+ * Raw better-sqlite3 rates with Barge's schema in a fresh WAL file, on this thread, checkpoints excluded:
+ * - ingest shape: items + payloads rows, 2,000 per transaction, synchronous=NORMAL (no fsync per commit);
+ * - result shape: `count` results rows (the sample lines), 500 per transaction, synchronous=FULL (fsync per commit);
+ * - one small commit (a one-row UPDATE, synchronous=FULL), which every claim and flush pays at least once;
+ * - reading the result rows back in 1,000-row pages by item id, as bytes (the storage side of the download).
  */
 export function sqliteBaselines(
   dir: string,
   shape: BodyShape,
   sampleLines: string[],
-): { ingest: SqliteBaseline; results: SqliteBaseline; commit: SqliteBaseline } {
+): { ingest: SqliteBaseline; results: SqliteBaseline; commit: SqliteBaseline; read: SqliteBaseline } {
   mkdirSync(dir, { recursive: true });
+  // Barge's schema, but pragmas set here, so the baseline stays put while the server's settings evolve. WAL
+  // checkpoints are left out of the timings (Barge runs them on a separate thread): autocheckpoint off, and an
+  // untimed checkpoint between the steps.
   const db = openDatabase(join(dir, 'baseline.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('wal_autocheckpoint = 0');
   try {
     const insertItem = db.prepare('INSERT INTO items (batch_seq, custom_id) VALUES (?, ?)');
     const insertPayload = db.prepare('INSERT INTO payloads (item_id, params) VALUES (?, ?)');
@@ -153,6 +159,7 @@ export function sqliteBaselines(
       }
     });
     const ingestTimes: number[] = [];
+    db.pragma('synchronous = NORMAL'); // staging writes: no fsync per commit
     for (let start = 0; start < shape.count; start += 2000) {
       payloads.length = 0;
       for (let i = start; i < Math.min(shape.count, start + 2000); i++) {
@@ -163,6 +170,8 @@ export function sqliteBaselines(
       timed(ingestTimes, () => ingestTx.immediate(payloads));
     }
 
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.pragma('synchronous = FULL'); // result and claim commits are fsynced
     let resultBytes = 0;
     const resultTx = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) {
@@ -176,6 +185,24 @@ export function sqliteBaselines(
       timed(resultTimes, () => resultTx.immediate(start, Math.min(shape.count, start + 500)));
     }
 
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    // Reading them back as the results download must: 1,000-row pages in item order, each page's lines joined
+    // in SQLite and returned as one Buffer (no per-row JS objects, no UTF-8 decode/encode).
+    const page = db.prepare(
+      `SELECT max(item_id) AS last, count(*) AS n, CAST(group_concat(line, char(10)) || char(10) AS BLOB) AS text
+       FROM (SELECT item_id, line FROM results WHERE item_id > ? ORDER BY item_id LIMIT 1000)`,
+    );
+    const readTimes: number[] = [];
+    let readBytes = 0;
+    for (let after = 0, done = false; !done; ) {
+      timed(readTimes, () => {
+        const r = page.get(after) as { last: number | null; n: number; text: Buffer | null };
+        readBytes += r.text?.length ?? 0;
+        done = r.n < 1000;
+        after = r.last ?? after;
+      });
+    }
+
     const commitTx = db.transaction((id: number) => touch.run(id));
     const commitTimes: number[] = [];
     for (let i = 1; i <= 1000; i++) timed(commitTimes, () => commitTx.immediate(i));
@@ -184,6 +211,7 @@ export function sqliteBaselines(
       ingest: summary(shape.count, payloadBytes, ingestTimes),
       results: summary(shape.count, resultBytes, resultTimes),
       commit: summary(1000, 0, commitTimes),
+      read: summary(shape.count, readBytes, readTimes),
     };
   } finally {
     db.close();

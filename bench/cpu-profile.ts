@@ -65,6 +65,8 @@ export interface WindowSummary {
   selfTop: Array<[string, number]>;
   fileInclusive: Array<[string, number]>;
   srcFunctionInclusive: Array<[string, number]>;
+  /** The longest stretches without an idle sample (the event loop blocked), with what ran in them. */
+  longestBusy: Array<{ ms: number; atMs: number; top: Array<[string, number]> }>;
 }
 
 export function summarizeProfile(file: string, windows: Window[], top = 10): WindowSummary[] {
@@ -101,6 +103,8 @@ export function summarizeProfile(file: string, windows: Window[], top = 10): Win
     const srcFns = new Map<string, number>();
     let t = p.startTime;
     let sampled = 0;
+    const spans: Array<{ ms: number; atMs: number; fns: Map<string, number> }> = [];
+    let span: { ms: number; atMs: number; fns: Map<string, number> } | null = null;
     for (let i = 0; i < p.samples.length; i++) {
       t += p.timeDeltas[i]!;
       // A sample's delta is the time since the previous sample; attribute it to this sample's stack.
@@ -110,6 +114,15 @@ export function summarizeProfile(file: string, windows: Window[], top = 10): Win
       const node = byId.get(id)!;
       sampled += dt;
       const k = keyOf(node.callFrame);
+      if (k === '(idle)') {
+        if (span) spans.push(span);
+        span = null;
+      } else {
+        span ??= { ms: 0, atMs: (t - w.fromUs) / 1000, fns: new Map() };
+        span.ms += dt;
+        const fns = chainOf(id).srcFns;
+        for (const f of fns.length ? fns : [k]) span.fns.set(f, (span.fns.get(f) ?? 0) + dt);
+      }
       self.set(k, (self.get(k) ?? 0) + dt);
       const chain = chainOf(id);
       for (const f of chain.files) files.set(f, (files.get(f) ?? 0) + dt);
@@ -130,6 +143,10 @@ export function summarizeProfile(file: string, windows: Window[], top = 10): Win
       selfTop: sorted(self, (k) => SPECIAL.has(k)),
       fileInclusive: sorted(files, (k) => k.startsWith('node:') || k === '(native)'),
       srcFunctionInclusive: sorted(srcFns),
+      longestBusy: [...spans, ...(span ? [span] : [])]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3)
+        .map((x) => ({ ms: x.ms, atMs: x.atMs, top: sorted(x.fns).slice(0, 4) })),
     });
   }
   return out;
@@ -158,6 +175,12 @@ export function formatSummary(s: WindowSummary): string {
     list(s.fileInclusive),
     '    inclusive time by src/ function:',
     list(s.srcFunctionInclusive),
+    '    longest stretches with no idle sample (event loop blocked), with the src/ functions on their stacks:',
+    ...s.longestBusy.map(
+      (b) =>
+        `      ${b.ms.toFixed(0).padStart(6)} ms at +${(b.atMs / 1000).toFixed(2)} s: ` +
+        b.top.map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join('; '),
+    ),
   ].join('\n');
 }
 

@@ -18,6 +18,8 @@ export type ProberCommand =
 export interface PhaseSamples {
   latencies: number[];
   kinds: ProbeKind[];
+  /** When each request was sent, in ms since the phase began. */
+  sentAt: number[];
   errors: number;
   firstError: string | null;
 }
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
   let client: Client | null = null;
   let gapMs = 5;
   let phase: string | null = null;
+  let phaseStart = 0;
   let retrieveId = '';
   let running = true;
   const phases: Record<string, PhaseSamples> = {};
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       gapMs = cmd.gapMs;
       send({ type: 'ready' });
     } else if (cmd.type === 'phase') {
+      if (cmd.phase !== phase) phaseStart = performance.now();
       phase = cmd.phase;
       retrieveId = cmd.retrieveId;
       wake?.();
@@ -66,9 +70,10 @@ async function main(): Promise<void> {
       continue;
     }
     const tag = phase;
+    const tagStart = phaseStart;
     const kind: ProbeKind = n++ % 2 === 0 ? 'retrieve' : 'list';
     const path = kind === 'retrieve' ? `/v1/messages/batches/${retrieveId}` : '/v1/messages/batches?limit=20';
-    phases[tag] ??= { latencies: [], kinds: [], errors: 0, firstError: null };
+    phases[tag] ??= { latencies: [], kinds: [], sentAt: [], errors: 0, firstError: null };
     const samples = phases[tag];
     const t0 = performance.now();
     try {
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
       if (res.statusCode === 200) {
         samples.latencies.push(ms);
         samples.kinds.push(kind);
+        samples.sentAt.push(t0 - tagStart);
       } else {
         samples.errors++;
         samples.firstError ??= `${kind}: HTTP ${res.statusCode}`;

@@ -7,7 +7,16 @@
 //   4. API latency (retrieve + list) while a second big batch is ingested, then processed; idle as baseline.
 
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +42,7 @@ import {
 } from './client.ts';
 import { formatBusy, formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
 import type { PhaseSamples, ProberCommand, ProberReply } from './latency-prober.ts';
-import { machineCpuMs, ServerProcess } from './server-process.ts';
+import { machineCpuMs, procCpuMs, ServerProcess } from './server-process.ts';
 import {
   fmtInt,
   fmtMBps,
@@ -47,7 +56,7 @@ import {
   percentile,
 } from './stats.ts';
 
-// Targets of the core issue (see /work/shared/reference/performance.md, "Proposed targets"), for 100k requests.
+// The core issue's performance targets (docs/benchmarks.md), for a 100,000-request batch.
 const TARGET_INGEST_MS = 5000;
 const TARGET_RSS_BYTES = 512 * MiB;
 const TARGET_RATE = 5000; // requests/s, i.e. 100k in <= 20 s
@@ -100,28 +109,44 @@ interface Usage {
   fromUs: number;
   toUs: number;
   cpuMs: number;
+  sysMs: number;
+  minflt: number;
   writeBytes: number;
   /** The whole machine: CPU busy (any process) and iowait, in ms of CPU time. */
   machineBusyMs: number;
   machineIowaitMs: number;
+  /** CPU of the bench itself (this process and the prober). */
+  benchCpuMs: number;
 }
+/** CPU time of the bench's own processes so far (this one and the prober, if running), in ms. */
+function benchCpuMs(): number {
+  const own = process.cpuUsage();
+  const prober = probers.reduce((sum, pid) => sum + (procCpuMs(pid) || 0), 0);
+  return (own.user + own.system) / 1000 + prober;
+}
+const probers: number[] = [];
 const usages: Usage[] = [];
 /** Starts metering a phase; call the returned function at its end. */
 function meter(srv: ServerProcess, name: string): () => Usage {
-  const cpu0 = srv.cpuMs();
+  const st0 = srv.stat();
   const wb0 = srv.writeBytes();
   const m0 = machineCpuMs();
+  const b0 = benchCpuMs();
   const fromUs = monoUs();
   return () => {
     const m1 = machineCpuMs();
+    const st1 = srv.stat();
     const u = {
       name,
       fromUs,
       toUs: monoUs(),
-      cpuMs: srv.cpuMs() - cpu0,
+      cpuMs: st1.userMs + st1.sysMs - st0.userMs - st0.sysMs,
+      sysMs: st1.sysMs - st0.sysMs,
+      minflt: st1.minflt - st0.minflt,
       writeBytes: srv.writeBytes() - wb0,
       machineBusyMs: m1.busyMs - m0.busyMs,
       machineIowaitMs: m1.iowaitMs - m0.iowaitMs,
+      benchCpuMs: benchCpuMs() - b0,
     };
     usages.push(u);
     return u;
@@ -188,19 +213,52 @@ interface Processing {
   batch: MessageBatch;
   /** Highest VmRSS seen while polling. */
   peakRss: number;
+  /** Most live WAL bytes seen while polling, and the live WAL when the batch had ended. */
+  peakWal: number;
+  endWal: number;
   timeline: Array<[number, number]>;
+}
+
+/**
+ * Bytes of the server's SQLite WAL that are live (frames since the last WAL reset: every page read must consult
+ * them), from the wal-index header in `barge.db-shm` (mxFrame at offset 16; little-endian on x86/arm64).
+ */
+function walBytes(dataDir: string): number {
+  return walState(dataDir).live;
+}
+
+/** Live WAL bytes, and how many of them are not checkpointed yet (nBackfill, offset 96 of the wal-index). */
+function walState(dataDir: string): { live: number; pending: number } {
+  try {
+    const fd = openSync(join(dataDir, 'barge.db-shm'), 'r');
+    try {
+      const hdr = Buffer.alloc(100);
+      readSync(fd, hdr, 0, 100, 0);
+      const pageSize = hdr.readUInt16LE(14);
+      const frame = (pageSize === 1 ? 65536 : pageSize) + 24;
+      const mxFrame = hdr.readUInt32LE(16);
+      const backfilled = hdr.readUInt32LE(96);
+      return { live: mxFrame * frame, pending: Math.max(0, mxFrame - backfilled) * frame };
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return { live: 0, pending: 0 };
+  }
 }
 
 /** Polls retrieve every 50 ms until the batch has ended (or the timeout passes, then cancels it). */
 async function waitEnded(srv: ServerProcess, dataDir: string, id: string, t0: number): Promise<Processing> {
   const progress = watchProgress(dataDir, id, t0);
   let peakRss = 0;
+  let peakWal = 0;
   let batch: MessageBatch;
   let ended = true;
   try {
     for (;;) {
       batch = await retrieveBatch(srv.url, id);
       peakRss = Math.max(peakRss, srv.status()?.vmRSS ?? 0);
+      peakWal = Math.max(peakWal, walBytes(dataDir));
       if (batch.processing_status === 'ended') break;
       if (performance.now() - t0 > PROCESSING_TIMEOUT_MS) {
         ended = false;
@@ -222,7 +280,7 @@ async function waitEnded(srv: ServerProcess, dataDir: string, id: string, t0: nu
     progress.stop();
   }
   const ms = performance.now() - t0;
-  return { ended, ms, batch, peakRss, timeline: progress.timeline };
+  return { ended, ms, batch, peakRss, peakWal, endWal: walBytes(dataDir), timeline: progress.timeline };
 }
 
 class Prober {
@@ -236,6 +294,7 @@ class Prober {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     prober = this.child;
+    if (this.child.pid) probers.push(this.child.pid);
     this.child.on('message', (m: ProberReply) => {
       this.replies.push(m);
       this.waiter?.();
@@ -279,22 +338,38 @@ class Prober {
   }
 }
 
+/** The server's event-loop lag samples (bench/loop-monitor.mjs). */
+interface LoopSamples {
+  endUs: number[];
+  lagMs: number[];
+}
+
 interface Latency {
   n: number;
   p50: number;
   p99: number;
   max: number;
+  /** When the slowest request was sent, in ms since the phase began. */
+  maxAtMs: number;
+  /** p99 of retrieve and list separately. */
+  p99Retrieve: number;
+  p99List: number;
   errors: number;
   firstError: string | null;
 }
 
 function latencyOf(s: PhaseSamples | undefined): Latency {
   const l = s?.latencies ?? [];
+  const max = l.length ? Math.max(...l) : Number.NaN;
+  const of = (kind: string) => l.filter((_, i) => s?.kinds[i] === kind);
   return {
     n: l.length,
     p50: percentile(l, 50),
     p99: percentile(l, 99),
-    max: l.length ? Math.max(...l) : Number.NaN,
+    max,
+    maxAtMs: s?.sentAt[l.indexOf(max)] ?? Number.NaN,
+    p99Retrieve: percentile(of('retrieve'), 99),
+    p99List: percentile(of('list'), 99),
     errors: s?.errors ?? 0,
     firstError: s?.firstError ?? null,
   };
@@ -309,9 +384,18 @@ interface Results {
   startedAt: Date;
   bodyBytes: number;
   parse: JsonParseBaseline;
-  ingest: { ms: number; vmHWM: number; vmRSS: number; usage: Usage; batch: MessageBatch };
+  ingest: {
+    ms: number;
+    vmHWM: number;
+    vmRSS: number;
+    wal: { live: number; pending: number };
+    usage: Usage;
+    batch: MessageBatch;
+  };
   processing: Processing & { usage: Usage };
-  download: (Download & { usage: Usage }) | null;
+  download: (Download & { usage: Usage; walAfter: number }) | null;
+  warmDownload: Download | null;
+  loop: LoopSamples | null;
   idle: Latency;
   duringIngest: Latency;
   duringProcessing: Latency;
@@ -356,8 +440,18 @@ async function run(): Promise<Results> {
   // 1. Ingest on a fresh server, so its VmHWM is the ingest's.
   const dataDir = join(tmp, 'server');
   const profDir = opts['cpu-prof'] ? resolve(opts['cpu-prof']) : null;
-  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  server = await ServerProcess.start({ dataDir, concurrency: CONCURRENCY, nodeArgs });
+  const loopFile = join(tmp, 'event-loop.json');
+  const nodeArgs = [
+    '--import',
+    new URL('./loop-monitor.mjs', import.meta.url).href,
+    ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+  ];
+  server = await ServerProcess.start({
+    dataDir,
+    concurrency: CONCURRENCY,
+    nodeArgs,
+    env: { BARGE_BENCH_LOOP_FILE: loopFile },
+  });
   const srv = server;
   log(
     `server pid ${srv.pid} on ${srv.url} (concurrency ${CONCURRENCY}), RSS ${fmtMiB(srv.status()?.vmRSS ?? NaN)}`,
@@ -370,6 +464,7 @@ async function run(): Promise<Results> {
     ms: created.ms,
     vmHWM: st?.vmHWM ?? Number.NaN,
     vmRSS: st?.vmRSS ?? Number.NaN,
+    wal: walState(dataDir),
     usage: done(),
     batch: created.batch,
   };
@@ -382,9 +477,10 @@ async function run(): Promise<Results> {
   done = meter(srv, 'processing');
   const processing = { ...(await waitEnded(srv, dataDir, created.batch.id, tCreated)), usage: done() };
   const counts = processing.batch.request_counts;
+  const finished = counts.succeeded + counts.errored;
   log(
-    `processing: ${processing.ended ? 'ended' : 'CANCELED after timeout'} ${fmtS(processing.ms)} after the ` +
-      `create response (${fmtRate(REQUESTS, processing.ms)}); counts ${JSON.stringify(counts)}; ` +
+    `processing: ${processing.ended ? 'ended' : `canceled after the ${fmtS(PROCESSING_TIMEOUT_MS)} timeout`} ` +
+      `${fmtS(processing.ms)} after the create response (${fmtRate(finished, processing.ms)}); counts ${JSON.stringify(counts)}; ` +
       `server CPU ${fmtS(processing.usage.cpuMs)}, peak VmRSS ${fmtMiB(processing.peakRss)}`,
   );
   if (processing.ended && counts.succeeded !== REQUESTS) {
@@ -393,16 +489,24 @@ async function run(): Promise<Results> {
 
   // 3. Results download.
   let dl: Results['download'] = null;
+  let warmDownload: Download | null = null;
   if (processing.batch.results_url) {
     done = meter(srv, 'download');
     const d = await download(processing.batch.results_url, API_HEADERS);
-    dl = { ...d, usage: done() };
+    dl = { ...d, usage: done(), walAfter: walBytes(dataDir) };
     log(
       `download: ${fmtInt(dl.bytes)} bytes, ${fmtInt(dl.lines)} lines in ${fmtS(dl.ms)} ` +
         `(${fmtMBps(dl.bytes, dl.ms)}); first byte ${fmtMs(dl.firstByteMs)}; server CPU ${fmtS(dl.usage.cpuMs)}`,
     );
-    if (processing.ended && dl.lines !== REQUESTS)
+    done = meter(srv, 'download repeated');
+    warmDownload = await download(processing.batch.results_url, API_HEADERS);
+    done();
+    log(
+      `download repeated at once (storage pages now cached): ${fmtMBps(warmDownload.bytes, warmDownload.ms)}`,
+    );
+    if (processing.ended && dl.lines !== REQUESTS) {
       throw new Error(`expected ${REQUESTS} result lines, got ${dl.lines}`);
+    }
     const first = JSON.parse(dl.firstLine) as { custom_id?: string; result?: { type?: string } };
     if (typeof first.custom_id !== 'string' || typeof first.result?.type !== 'string') {
       throw new Error(`unexpected first result line: ${dl.firstLine.slice(0, 300)}`);
@@ -482,6 +586,8 @@ async function run(): Promise<Results> {
     ingest,
     processing,
     download: dl,
+    warmDownload,
+    loop: existsSync(loopFile) ? (JSON.parse(readFileSync(loopFile, 'utf8')) as LoopSamples) : null,
     idle,
     duringIngest,
     duringProcessing,
@@ -520,7 +626,7 @@ function report(r: Results): void {
       '2. Processing: create → ended',
       r.processing.ended
         ? `${fmtS(r.processing.ms)} (${fmtRate(REQUESTS, r.processing.ms)})`
-        : `not ended in ${fmtS(PROCESSING_TIMEOUT_MS)}`,
+        : `not ended in ${fmtS(PROCESSING_TIMEOUT_MS)}: ${fmtInt(r.processing.batch.request_counts.succeeded)} done, then canceled`,
       `mock loop ${fmtRate(r.mock.requests, r.mock.totalMs)} (1 core); SQLite result rows ${fmtRate(r.sqlite.results.rows, r.sqlite.results.ms, 'rows/s')}`,
       `≤ ${fmtS(processingTarget)} (≥ ${fmtInt(TARGET_RATE)} req/s)`,
       verdict(r.processing.ended && r.processing.ms <= processingTarget),
@@ -530,7 +636,7 @@ function report(r: Results): void {
       r.download
         ? `${fmtMBps(r.download.bytes, r.download.ms)} (${(r.download.bytes / MB).toFixed(0)} MB, ${fmtInt(r.download.lines)} lines, ${fmtS(r.download.ms)})`
         : 'n/a',
-      r.loopback ? `node:http loopback ${fmtMBps(r.loopback.bytes, r.loopback.ms)}` : 'n/a',
+      `${r.loopback ? `node:http loopback ${fmtMBps(r.loopback.bytes, r.loopback.ms)}` : 'n/a'}; SQLite read ${fmtMBps(r.sqlite.read.bytes, r.sqlite.read.ms)}`,
       `≥ ${TARGET_DOWNLOAD_MBPS} MB/s`,
       verdict(dlMBps >= TARGET_DOWNLOAD_MBPS),
     ],
@@ -562,9 +668,10 @@ function report(r: Results): void {
   for (const u of usages) {
     const wall = (u.toUs - u.fromUs) / 1000;
     console.log(
-      `- ${u.name}: ${fmtS(wall)} wall; server CPU ${(u.cpuMs / wall).toFixed(2)} cores, wrote ` +
-        `${(u.writeBytes / MB).toFixed(0)} MB to storage; whole machine ${(u.machineBusyMs / wall).toFixed(2)} cores busy, ` +
-        `${(u.machineIowaitMs / wall).toFixed(2)} iowait`,
+      `- ${u.name}: ${fmtS(wall)} wall; CPU in cores: server ${(u.cpuMs / wall).toFixed(2)}, bench ` +
+        `${(u.benchCpuMs / wall).toFixed(2)}, other processes ${(Math.max(0, u.machineBusyMs - u.cpuMs - u.benchCpuMs) / wall).toFixed(2)} ` +
+        `(iowait ${(u.machineIowaitMs / wall).toFixed(2)}); server: ${((100 * u.sysMs) / Math.max(1, u.cpuMs)).toFixed(0)}% ` +
+        `of its CPU in the kernel, ${fmtInt(u.minflt)} minor page faults, wrote ${(u.writeBytes / MB).toFixed(0)} MB to storage`,
     );
   }
   console.log(
@@ -577,6 +684,12 @@ function report(r: Results): void {
         return `${(ms / 1000).toFixed(0)}s:${fmtInt(Math.round(((n - prev[1]!) * 1000) / (ms - prev[0]!)))}`;
       })
       .join(' ');
+  console.log(
+    `- server WAL (live frames): ${fmtMiB(r.ingest.wal.live)} at the create response (${fmtMiB(r.ingest.wal.pending)} ` +
+      `not yet checkpointed); while processing up to ` +
+      `${fmtMiB(r.processing.peakWal)}, ${fmtMiB(r.processing.endWal)} when it ended` +
+      (r.download ? `; ${fmtMiB(r.download.walAfter)} after the download` : ''),
+  );
   console.log(`- batch 1 results written per second (t since create response): ${tl(r.processing) || 'n/a'}`);
   console.log(`- batch 2 results written per second (with probes): ${tl(r.batch2.processing) || 'n/a'}`);
   console.log(
@@ -585,8 +698,28 @@ function report(r: Results): void {
   );
   if (r.download) {
     console.log(
-      `- download: headers ${fmtMs(r.download.headersMs)}, first byte ${fmtMs(r.download.firstByteMs)}`,
+      `- download: headers ${fmtMs(r.download.headersMs)}, first byte ${fmtMs(r.download.firstByteMs)}` +
+        (r.warmDownload
+          ? `; the same download repeated at once: ${fmtMBps(r.warmDownload.bytes, r.warmDownload.ms)} (${fmtS(r.warmDownload.ms)})`
+          : ''),
     );
+  }
+  const stalls: Array<{ phase: string; endUs: number; ms: number }> = [];
+  if (r.loop) {
+    for (const u of usages) {
+      const lags: number[] = [];
+      r.loop.endUs.forEach((t, i) => {
+        if (t < u.fromUs || t > u.toUs) return;
+        lags.push(r.loop!.lagMs[i]!);
+        if (r.loop!.lagMs[i]! >= 50) stalls.push({ phase: u.name, endUs: t, ms: r.loop!.lagMs[i]! });
+      });
+      console.log(
+        `- server event-loop lag during ${u.name}: p50 ${fmtMs(percentile(lags, 50))}, p99 ${fmtMs(percentile(lags, 99))}, ` +
+          `max ${fmtMs(lags.length ? Math.max(...lags) : Number.NaN)}; ${lags.filter((x) => x >= 50).length} blocks ≥ 50 ms`,
+      );
+    }
+  } else {
+    console.log('- server event-loop lag: no samples (the server did not exit cleanly)');
   }
   for (const [name, l] of [
     ['idle', r.idle],
@@ -594,7 +727,8 @@ function report(r: Results): void {
     ['during processing', r.duringProcessing],
   ] as const) {
     console.log(
-      `- latency ${name}: n=${l.n}, p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, max ${fmtMs(l.max)}` +
+      `- latency ${name}: n=${l.n}, p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)} (retrieve ${fmtMs(l.p99Retrieve)}, ` +
+        `list ${fmtMs(l.p99List)}), max ${fmtMs(l.max)} (sent ${fmtS(l.maxAtMs)} into the phase)` +
         (l.errors ? `, ${l.errors} errors (first: ${l.firstError})` : ''),
     );
   }
@@ -604,16 +738,36 @@ function report(r: Results): void {
   );
   const sq = r.sqlite;
   console.log(
-    `- baseline SQLite (Barge schema, WAL, synchronous=FULL): ingest rows ${fmtRate(sq.ingest.rows, sq.ingest.ms, 'rows/s')} ` +
-      `(${fmtS(sq.ingest.ms)}; 2000 rows/tx, p50 ${fmtMs(sq.ingest.txP50Ms)}, max ${fmtMs(sq.ingest.txMaxMs)} per tx); ` +
-      `result rows ${fmtRate(sq.results.rows, sq.results.ms, 'rows/s')} (${fmtS(sq.results.ms)}; 500 rows/tx, ` +
+    `- baseline SQLite (Barge schema, WAL, checkpoints not timed): ingest rows ${fmtRate(sq.ingest.rows, sq.ingest.ms, 'rows/s')} ` +
+      `(${fmtS(sq.ingest.ms)}; 2000 rows/tx, synchronous=NORMAL, p50 ${fmtMs(sq.ingest.txP50Ms)}, max ${fmtMs(sq.ingest.txMaxMs)} per tx); ` +
+      `result rows ${fmtRate(sq.results.rows, sq.results.ms, 'rows/s')} (${fmtS(sq.results.ms)}; 500 rows/tx, FULL, ` +
       `p50 ${fmtMs(sq.results.txP50Ms)}, max ${fmtMs(sq.results.txMaxMs)} per tx); one-row commit p50 ` +
-      `${fmtMs(sq.commit.txP50Ms)}, max ${fmtMs(sq.commit.txMaxMs)}`,
+      `${fmtMs(sq.commit.txP50Ms)}, max ${fmtMs(sq.commit.txMaxMs)}; reading the result rows back (1000-row pages ` +
+      `joined in SQLite, as bytes) ${fmtMBps(sq.read.bytes, sq.read.ms)} (${fmtS(sq.read.ms)})`,
   );
   if (r.profiles.length) {
     // node --cpu-prof names files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread.
     const windows: Window[] = usages.map((u) => ({ name: u.name, fromUs: u.fromUs, toUs: u.toUs }));
     const isMain = (f: string) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f);
+    const main = r.profiles.find(isMain);
+    const worst = [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    if (main && worst.length) {
+      console.log('');
+      console.log('Longest server event-loop blocks, with what the main thread ran in them (CPU profile):');
+      const blockWindows = worst.map((b) => ({
+        name: `${b.ms.toFixed(0)} ms block during ${b.phase}`,
+        fromUs: b.endUs - (b.ms + 10) * 1000,
+        toUs: b.endUs,
+      }));
+      for (const s of summarizeProfile(main, blockWindows, 6)) {
+        console.log(`  ${s.name}:`);
+        console.log(
+          `    src/ functions: ${s.srcFunctionInclusive.map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join('; ')}`,
+        );
+        console.log(`    self: ${s.selfTop.map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join('; ')}`);
+        if (s.gcMs > 0) console.log(`    GC ${s.gcMs.toFixed(0)} ms`);
+      }
+    }
     for (const file of [...r.profiles].sort((a, b) => Number(isMain(b)) - Number(isMain(a)))) {
       console.log('');
       if (isMain(file)) {

@@ -13,6 +13,8 @@ export interface ServerOptions {
   concurrency: number;
   /** Extra node flags for the server process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Extra environment variables for the server process. */
+  env?: Record<string, string>;
 }
 
 /** A free TCP port on 127.0.0.1 (bound to port 0, then released). */
@@ -62,16 +64,22 @@ export function machineCpuMs(): { busyMs: number; iowaitMs: number } {
   }
 }
 
-/** Total CPU time (user + system) of a process so far, in ms, from `/proc/<pid>/stat`. */
-export function procCpuMs(pid: number): number {
+/** CPU time (user, system; ms) and minor page faults of a process so far, from `/proc/<pid>/stat`. */
+export function procStat(pid: number): { userMs: number; sysMs: number; minflt: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 (1-based) of the whole line, 12 and 13 after the command name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    // Fields after "(comm) ": state is [0], minflt [7], utime [11], stime [12] (ticks of USER_HZ = 100).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { userMs: Number(f[11]) * 10, sysMs: Number(f[12]) * 10, minflt: Number(f[7]) };
   } catch {
-    return Number.NaN;
+    return { userMs: Number.NaN, sysMs: Number.NaN, minflt: Number.NaN };
   }
+}
+
+/** Total CPU time (user + system) of a process so far, in ms. */
+export function procCpuMs(pid: number): number {
+  const s = procStat(pid);
+  return s.userMs + s.sysMs;
 }
 
 export class ServerProcess {
@@ -118,7 +126,10 @@ export class ServerProcess {
       '--concurrency',
       String(opts.concurrency),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     const server = new ServerProcess(`http://127.0.0.1:${port}`, child);
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -144,6 +155,10 @@ export class ServerProcess {
 
   cpuMs(): number {
     return procCpuMs(this.pid);
+  }
+
+  stat() {
+    return procStat(this.pid);
   }
 
   writeBytes(): number {
