@@ -1,6 +1,7 @@
 import type { BatchRecord } from '../domain/batch.ts';
 import { newBatchId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
+import { TimeSlice } from '../internal/yield-now.ts';
 import type { IngestItem, IngestSession, Store } from '../store/store.ts';
 import { CreateBodyScanner, IngestError } from './create-body-scanner.ts';
 
@@ -8,10 +9,10 @@ import { CreateBodyScanner, IngestError } from './create-body-scanner.ts';
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 /**
  * An insert transaction holds at most this many items or bytes: large enough to amortise commits, small enough
- * that the synchronous SQLite write (about 10 ms per MiB here) never stalls other API requests for long.
+ * that the synchronous SQLite write (about 10-20 ms per MiB here) never stalls other API requests for long.
  */
 const CHUNK_ITEMS = 2000;
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 512 * 1024;
 
 export interface IngestContext {
   store: Store;
@@ -52,6 +53,7 @@ export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContex
     bufferedBytes = 0;
     await staged.session.append(items);
   };
+  const slice = new TimeSlice();
   try {
     for await (const chunk of body) {
       bytes += chunk.length;
@@ -61,6 +63,7 @@ export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContex
         bufferedBytes += item.params.length;
       }
       if (buffered.length >= CHUNK_ITEMS || bufferedBytes >= CHUNK_BYTES) await flush();
+      await slice.maybeYield();
     }
     scanner.end();
     await flush();

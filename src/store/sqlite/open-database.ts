@@ -16,11 +16,17 @@ export type Db = Database.Database;
 export function openDatabase(file: string): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
+  // 16 KiB pages (set before the first table exists; ignored afterwards): measured here, 100k 2.5 KB rows
+  // inserted in 0.75 s instead of 1.3-1.6 s, and a cold results read at 768 MB/s instead of 207 MB/s.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
   db.pragma('cache_size = -65536'); // 64 MiB page cache
+  // Reads straight from the mapped file instead of copying each page into the cache: a cold results download
+  // went from ~200 to ~470 MB/s here (fresh process, 100k result rows).
+  db.pragma('mmap_size = 1073741824');
   // In-memory databases have no WAL to checkpoint; file databases are checkpointed by a WalCheckpointer thread.
   if (file !== ':memory:') db.pragma('wal_autocheckpoint = 0');
   migrate(db);

@@ -7,12 +7,22 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
+db.pragma('busy_timeout = 100');
 let stopped = false;
 parentPort.on('message', (m) => { if (m === 'stop') stopped = true; });
+const pageBytes = db.pragma('page_size', { simple: true });
 function tick() {
   if (stopped) { try { db.pragma('wal_checkpoint(PASSIVE)'); db.close(); } catch {} parentPort.postMessage('stopped'); return; }
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) { parentPort.postMessage({ error: String(e && e.message || e) }); }
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (r && r.log * pageBytes > workerData.restartBytes) {
+      // Under writes that never pause the log is never found fully copied and keeps growing; a RESTART (which
+      // briefly holds off writers; little is left to copy since PASSIVE just ran) makes the next writer wrap.
+      db.pragma('wal_checkpoint(RESTART)');
+    }
+  } catch (e) {
+    if (!String(e && e.code).startsWith('SQLITE_BUSY')) parentPort.postMessage({ error: String(e && e.message || e) });
+  }
   setTimeout(tick, workerData.intervalMs);
 }
 tick();
@@ -28,9 +38,17 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping: Promise<void> | null = null;
 
-  constructor(file: string, intervalMs = 200, onError: (message: string) => void = () => {}) {
+  constructor(
+    file: string,
+    intervalMs = 25,
+    restartBytes = 256 * 1024 * 1024,
+    onError: (message: string) => void = () => {},
+  ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, driver, intervalMs, restartBytes },
+    });
     this.worker.on('message', (m) => {
       if (m && typeof m === 'object' && 'error' in m) onError(String(m.error));
     });
