@@ -10,6 +10,7 @@ import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
 import { LocalNotifier } from './queue/notifier.ts';
 import { Sweeper } from './queue/sweeper.ts';
+import { lockDataDir } from './store/sqlite/data-dir-lock.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 import { Worker } from './worker/worker.ts';
@@ -42,6 +43,7 @@ export interface ServerOverrides {
 export async function startServer(config: ServeConfig, over: ServerOverrides = {}): Promise<RunningServer> {
   const logger = over.logger ?? createLogger(config.logLevel);
   const clock = over.clock ?? systemClock;
+  const unlock = lockDataDir(config.dataDir);
   const store = new SqliteStore(SqliteStore.fileIn(config.dataDir));
   const recovered = await store.recover();
   if (recovered.requeued || recovered.droppedUploads)
@@ -105,6 +107,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
         clearTimeout(force);
         await backend.close?.();
         await store.close();
+        unlock();
       })();
       return closing;
     },

@@ -159,3 +159,13 @@ test('keys create/list/revoke, and a server with --auth keys accepts a key and r
   assert.equal(after.find((k) => k.id === keep!.id)?.revokedAt, null);
   assertOneLineFailure(again, /no active key/);
 });
+
+test('a second serve on the same data directory is refused while the first runs', async (t) => {
+  const dataDir = e2eDataDir(t, 'barge-e2e-cli-');
+  const first = await startBarge(t, { args: ['--data-dir', dataDir] });
+  const r = await runBarge(['serve', '--port', '0', '--data-dir', dataDir]);
+  assertOneLineFailure(r, /data directory .* is in use by another barge process \(pid \d+\)/);
+  // The first server is unaffected.
+  const page = await clientFor(first.url).messages.batches.list();
+  assert.deepEqual(page.data, []);
+});
