@@ -2,21 +2,11 @@
 
 import { createReadStream, statSync } from 'node:fs';
 import { request } from 'undici';
+import type { MessageBatch } from '../src/wire/message-batch.ts';
+
+export type { MessageBatch };
 
 export const API_HEADERS = { 'anthropic-version': '2023-06-01', 'x-api-key': 'bench' } as const;
-
-export interface MessageBatch {
-  id: string;
-  processing_status: 'in_progress' | 'canceling' | 'ended';
-  request_counts: {
-    processing: number;
-    succeeded: number;
-    errored: number;
-    canceled: number;
-    expired: number;
-  };
-  results_url: string | null;
-}
 
 async function json<T>(
   res: { statusCode: number; body: { text(): Promise<string> } },

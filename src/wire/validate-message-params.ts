@@ -4,8 +4,9 @@
 // and newer block types, server tools and pass-through options are only checked loosely, so a valid request is
 // never refused because Barge is behind the Messages API. Unknown keys inside blocks are tolerated for the same
 // reason; unknown top-level keys are not.
+import { isJsonObject as isObj, type JsonObject } from './json-object.ts';
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 type Problem = string | null;
 
 /** The API version that removed the sampling parameters and added `role: "system"` messages. */
@@ -101,10 +102,6 @@ const NOT_IN_BATCHES = new Set([
   'context_hint',
   'research_preview_2026_02',
 ]);
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Optional fields accept `null` as "absent", like the SDKs' `?: T | null` types. */
 function absent(v: unknown): boolean {

@@ -1,15 +1,12 @@
 // A consistent, cheap estimate of prompt size: about four characters per token for text, fixed costs for media
 // (roughly what the hosted API bills for a mid-size image or a short PDF) and a small overhead per turn.
+import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 
 const IMAGE_TOKENS = 1600;
 const PDF_TOKENS = 1500;
 const TURN_TOKENS = 3;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function len(v: unknown): number {
   return typeof v === 'string' ? v.length : 0;

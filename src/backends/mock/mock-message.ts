@@ -1,4 +1,5 @@
 import { idFromSeed } from '../../domain/ids.ts';
+import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
 import { fillerText } from './filler-text.ts';
 import { estimateInputTokens } from './input-tokens.ts';
 import { Prng } from './prng.ts';
@@ -7,16 +8,12 @@ import { schemaInstance } from './schema-instance.ts';
 import { type MockSeed, seedFromText } from './seed.ts';
 import { countTokens, cutAtTokens } from './text-tokens.ts';
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 type Block = Record<string, unknown>;
 
 const ECHO_CHARS = 240;
 const SYSTEM_WORDS = 8;
 const DEFAULT_MAX_TOKENS = 4096;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The first `max` characters of `text` on one line, cut at a word boundary, with `…` when shortened. */
 function snippet(text: string, max: number): string {

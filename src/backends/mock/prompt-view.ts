@@ -1,7 +1,8 @@
 // What the mock model "reads" from a request. It assumes validated params but never trusts a shape: anything
 // unexpected is skipped rather than thrown on.
+import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 
 /** A client tool the mock can call. */
 export interface CustomTool {
@@ -24,10 +25,6 @@ export interface PromptView {
   tools: CustomTool[];
   /** `tool_choice.type` (`auto` when absent) and, for `tool`, the forced name. */
   choice: { type: string; name: string | null };
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Concatenated text of a string-or-blocks content value. */

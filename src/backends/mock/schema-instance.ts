@@ -1,3 +1,4 @@
+import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
 import { fillerWord } from './filler-text.ts';
 import type { Prng } from './prng.ts';
 
@@ -6,14 +7,10 @@ import type { Prng } from './prng.ts';
 // $ref); anything it does not understand yields `{}`. Optional properties are filled too (near the root), so
 // the caller sees a fully populated input.
 
-type Obj = Record<string, unknown>;
+type Obj = JsonObject;
 
 const MAX_DEPTH = 12;
 const OPTIONAL_DEPTH = 4; // below this, only required properties are generated (keeps recursive schemas small)
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
