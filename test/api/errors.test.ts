@@ -18,6 +18,7 @@ import {
   sdkClient,
   untilEnded,
 } from '../helpers/api-harness.ts';
+import { countsWith } from '../helpers/message-batch.ts';
 import { testServer } from '../helpers/test-server.ts';
 
 const CREATE = '/v1/messages/batches';
@@ -40,10 +41,13 @@ async function assertNothingStored(server: RunningServer, label: string): Promis
   assert.deepEqual(claimed, [], `${label}: requests were queued`);
 }
 
-/** A request through node:http, so the test controls framing (chunked, Content-Length without a body). */
+/**
+ * A JSON request (`anthropic-version: 2023-06-01`, `content-type: application/json`, then `opts.headers`) through
+ * node:http, so the test controls framing (chunked, Content-Length without a body).
+ */
 function httpRequest(
   url: string,
-  opts: { method: string; path: string; headers: Record<string, string> },
+  opts: { method: string; path: string; headers?: Record<string, string> },
   write: (req: http.ClientRequest, responded: () => boolean) => void,
 ): Promise<RawResponse> {
   const u = new URL(url);
@@ -55,7 +59,7 @@ function httpRequest(
         port: u.port,
         method: opts.method,
         path: opts.path,
-        headers: opts.headers,
+        headers: { 'anthropic-version': '2023-06-01', 'content-type': 'application/json', ...opts.headers },
         agent: false,
       },
       (res) => {
@@ -247,15 +251,7 @@ describe('HTTP errors: envelope, status and type', () => {
     // Only the headers are sent: the answer cannot have waited for the body.
     const res = await httpRequest(
       server.url,
-      {
-        method: 'POST',
-        path: CREATE,
-        headers: {
-          'anthropic-version': '2023-06-01',
-          'content-type': 'application/json',
-          'content-length': '1000000',
-        },
-      },
+      { method: 'POST', path: CREATE, headers: { 'content-length': '1000000' } },
       (req) => req.flushHeaders(),
     );
     assertEnvelope(res, 413, 'request_too_large');
@@ -271,15 +267,7 @@ describe('HTTP errors: envelope, status and type', () => {
     let sent = 0;
     const res = await httpRequest(
       server.url,
-      {
-        method: 'POST',
-        path: CREATE,
-        headers: {
-          'anthropic-version': '2023-06-01',
-          'content-type': 'application/json',
-          'transfer-encoding': 'chunked',
-        },
-      },
+      { method: 'POST', path: CREATE, headers: { 'transfer-encoding': 'chunked' } },
       (req, responded) => {
         req.write('{"requests":[');
         let i = 0;
@@ -357,15 +345,7 @@ describe('HTTP errors: envelope, status and type', () => {
     // Also an explicit zero Content-Length, as the Python SDK may send.
     const zero = await httpRequest(
       server.url,
-      {
-        method: 'POST',
-        path: `${CREATE}/${b}/cancel`,
-        headers: {
-          'anthropic-version': '2023-06-01',
-          'content-type': 'application/json',
-          'content-length': '0',
-        },
-      },
+      { method: 'POST', path: `${CREATE}/${b}/cancel`, headers: { 'content-length': '0' } },
       (req) => req.end(),
     );
     assert.equal(zero.status, 200, zero.text);
@@ -378,14 +358,8 @@ describe('HTTP errors: envelope, status and type', () => {
     const delNoType = await raw(server.url, 'DELETE', `${CREATE}/${a}`);
     assert.equal(delNoType.status, 200, delNoType.text);
     assert.deepEqual(delNoType.json, { id: a, type: 'message_batch_deleted' });
-    const delJson = await httpRequest(
-      server.url,
-      {
-        method: 'DELETE',
-        path: `${CREATE}/${b}`,
-        headers: { 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
-      },
-      (req) => req.end(),
+    const delJson = await httpRequest(server.url, { method: 'DELETE', path: `${CREATE}/${b}` }, (req) =>
+      req.end(),
     );
     assert.equal(delJson.status, 200, delJson.text);
     assert.deepEqual(delJson.json, { id: b, type: 'message_batch_deleted' });
@@ -718,13 +692,7 @@ describe('params problems are errored results, not HTTP errors', () => {
           request_counts: unknown;
         },
     );
-    assert.deepEqual(ended.request_counts, {
-      processing: 0,
-      succeeded: 3,
-      errored: 4,
-      canceled: 0,
-      expired: 0,
-    });
+    assert.deepEqual(ended.request_counts, countsWith({ succeeded: 3, errored: 4 }));
     const byId = byCustomId(await rawResults(server.url, id));
     assert.equal(byId.size, 7);
     for (const ok of ['ok-1', 'ok-2', 'ok-3']) assert.equal(byId.get(ok)?.result.type, 'succeeded', ok);
@@ -765,13 +733,7 @@ describe('params problems are errored results, not HTTP errors', () => {
     const client = sdkClient(Anthropic, server.url);
     const batch = await client.messages.batches.create({ requests: requests(8) });
     const ended = await untilEnded(() => client.messages.batches.retrieve(batch.id));
-    assert.deepEqual(ended.request_counts, {
-      processing: 0,
-      succeeded: 0,
-      errored: 8,
-      canceled: 0,
-      expired: 0,
-    });
+    assert.deepEqual(ended.request_counts, countsWith({ errored: 8 }));
     const lines = await rawResults(server.url, batch.id);
     assert.equal(byCustomId(lines).size, 8);
     for (const l of lines) {

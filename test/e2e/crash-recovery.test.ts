@@ -1,45 +1,29 @@
 // Crash tests against a real `barge serve` process: SIGKILL mid-processing (three times), mid-upload, and right
 // after a create was answered. Each restart runs on the same data directory; the database is watched read-only.
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  type BargeProcess,
   countRows,
-  e2eDataDir,
-  type LogLine,
+  e2eServeDir,
   pollUntil,
+  recoveryOf,
   startBarge,
   within,
 } from '../helpers/barge-process.ts';
 import {
-  API_HEADERS,
+  assertEndsExactly,
   assertExactResults,
   clientFor,
+  createUpload,
   smallRequests,
+  startWithClient,
   waitEnded,
 } from '../helpers/e2e-batches.ts';
 
-const RECOVERED = 'recovered after an unclean stop';
-const recoveryOf = (server: BargeProcess): LogLine | undefined =>
-  server.logs.find((l) => l.msg === RECOVERED);
-
 test('SIGKILL mid-processing three times: every batch ends with exactly one result per custom_id', async (t) => {
-  const dataDir = e2eDataDir(t, 'barge-e2e-crash-');
-  const dbFile = join(dataDir, 'barge.db');
-  const args = [
-    '--data-dir',
-    dataDir,
-    '--log-level',
-    'info',
-    '--mock-latency',
-    '5ms-20ms',
-    '--concurrency',
-    '16',
-  ];
-  let server = await startBarge(t, { args });
-  let client = clientFor(server.url);
+  const { dbFile, serveArgs } = e2eServeDir(t, 'barge-e2e-crash-');
+  const args = serveArgs('--mock-latency', '5ms-20ms', '--concurrency', '16');
+  let { server, client } = await startWithClient(t, args);
 
   const PER_BATCH = 2000;
   const batches: Array<{ id: string; customIds: string[] }> = [];
@@ -70,8 +54,7 @@ test('SIGKILL mid-processing three times: every batch ends with exactly one resu
     assert.ok(done < total, `killed mid-processing (${done} of ${total} results)`);
     previous = done;
 
-    server = await startBarge(t, { args });
-    client = clientFor(server.url);
+    ({ server, client } = await startWithClient(t, args));
     const recovered = recoveryOf(server);
     requeued += Number(recovered?.requeued ?? 0);
     // Nothing written before the kill is lost or rewritten by the restart.
@@ -128,29 +111,13 @@ function bigBody(): { chunks: Buffer[]; length: number } {
 }
 
 test('SIGKILL mid-upload leaves no half batch; the next create works end to end', async (t) => {
-  const dataDir = e2eDataDir(t, 'barge-e2e-ingest-');
-  const dbFile = join(dataDir, 'barge.db');
-  const args = [
-    '--data-dir',
-    dataDir,
-    '--log-level',
-    'info',
-    '--mock-latency',
-    '1ms-5ms',
-    '--concurrency',
-    '16',
-  ];
-  let server = await startBarge(t, { args });
+  const { dbFile, serveArgs } = e2eServeDir(t, 'barge-e2e-ingest-');
+  const args = serveArgs('--mock-latency', '1ms-5ms', '--concurrency', '16');
+  const killed = await startBarge(t, { args });
 
   const body = bigBody();
   assert.ok(body.length > 28_000_000, `body is about 30 MB (${body.length} bytes)`);
-  const req = httpRequest({
-    host: '127.0.0.1',
-    port: server.port,
-    method: 'POST',
-    path: '/v1/messages/batches',
-    headers: { ...API_HEADERS, 'content-type': 'application/json', 'content-length': body.length },
-  });
+  const req = createUpload(killed.port, body.length);
   let answered: number | null = null;
   req.on('response', (res) => {
     answered = res.statusCode ?? 0;
@@ -182,15 +149,14 @@ test('SIGKILL mid-upload leaves no half batch; the next create works end to end'
   );
   assert.ok(staged < 60_000, `part of the upload staged (${staged} items)`);
   assert.equal(answered, null, 'no response before the body is complete');
-  const listedMid = await clientFor(server.url).messages.batches.list();
+  const listedMid = await clientFor(killed.url).messages.batches.list();
   assert.deepEqual(listedMid.data, [], 'a staged upload is invisible');
 
-  await server.kill9();
+  await killed.kill9();
   await within(settled, 10_000, 'the interrupted upload to fail');
   assert.equal(answered, null, 'the killed server never answered the create');
 
-  server = await startBarge(t, { args });
-  const client = clientFor(server.url);
+  const { server, client } = await startWithClient(t, args);
   const recovered = recoveryOf(server);
   assert.equal(
     recovered?.droppedUploads,
@@ -205,37 +171,28 @@ test('SIGKILL mid-upload leaves no half batch; the next create works end to end'
 
   const requests = smallRequests('after-crash', 200);
   const b = await client.messages.batches.create({ requests });
-  await waitEnded(client, b.id, 30_000);
-  await assertExactResults(
-    client,
-    server.url,
-    b.id,
-    requests.map((r) => r.custom_id),
-  );
+  await assertEndsExactly(client, server.url, b.id, requests, 30_000);
 });
 
 test('SIGKILL right after a 200 on create: the batch survives and finishes exactly once per request', async (t) => {
-  const dataDir = e2eDataDir(t, 'barge-e2e-commit-');
-  const base = ['--data-dir', dataDir, '--log-level', 'info', '--concurrency', '16'];
-  let server = await startBarge(t, { args: [...base, '--mock-latency', '5ms-20ms'] });
-  let client = clientFor(server.url);
+  const { serveArgs } = e2eServeDir(t, 'barge-e2e-commit-');
+  let { server, client } = await startWithClient(
+    t,
+    serveArgs('--concurrency', '16', '--mock-latency', '5ms-20ms'),
+  );
 
   const requests = smallRequests('committed', 3000);
   const created = await client.messages.batches.create({ requests });
   server.child.kill('SIGKILL'); // at once, before anything else runs in this process
   await within(server.exited, 10_000, 'the SIGKILLed server to exit');
 
-  server = await startBarge(t, { args: [...base, '--mock-latency', '1ms-5ms'] });
-  client = clientFor(server.url);
+  ({ server, client } = await startWithClient(
+    t,
+    serveArgs('--concurrency', '16', '--mock-latency', '1ms-5ms'),
+  ));
   const again = await client.messages.batches.retrieve(created.id);
   assert.equal(again.id, created.id);
   assert.equal(again.created_at, created.created_at);
   assert.equal(again.expires_at, created.expires_at);
-  await waitEnded(client, created.id, 60_000);
-  await assertExactResults(
-    client,
-    server.url,
-    created.id,
-    requests.map((r) => r.custom_id),
-  );
+  await assertEndsExactly(client, server.url, created.id, requests, 60_000);
 });

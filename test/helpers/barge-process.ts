@@ -124,6 +124,33 @@ export function e2eDataDir(t: TestContext, prefix = 'barge-e2e-'): string {
   return dir;
 }
 
+/** A test's data directory (see `e2eDataDir`), its database file, and `serve` arguments that use it. */
+export interface E2eServeDir {
+  dataDir: string;
+  /** The server's SQLite file, for read-only checks beside it (`countRows`, `readDb`). */
+  dbFile: string;
+  /** `--data-dir <dataDir> --log-level info` followed by `flags`. */
+  serveArgs(...flags: string[]): string[];
+}
+
+/** `e2eDataDir` plus the database path and the `serve` arguments every restart on that directory shares. */
+export function e2eServeDir(t: TestContext, prefix: string): E2eServeDir {
+  const dataDir = e2eDataDir(t, prefix);
+  return {
+    dataDir,
+    dbFile: join(dataDir, 'barge.db'),
+    serveArgs: (...flags) => ['--data-dir', dataDir, '--log-level', 'info', ...flags],
+  };
+}
+
+/** The log line a restart writes when it found the previous process had not stopped cleanly. */
+export const RECOVERED = 'recovered after an unclean stop';
+
+/** That recovery log line of a server, if it wrote one. */
+export function recoveryOf(server: BargeProcess): LogLine | undefined {
+  return server.logs.find((l) => l.msg === RECOVERED);
+}
+
 function spawnBarge(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['bin/barge.js', ...args], {
     cwd: REPO_ROOT,

@@ -6,6 +6,7 @@ import { formatDuration, parseDuration, parseDurationRange } from '../../src/dom
 import { isBatchId, newBatchId, sortableId } from '../../src/domain/ids.ts';
 import { toMessageBatch } from '../../src/wire/message-batch.ts';
 import { rfc3339 } from '../../src/wire/timestamp.ts';
+import { MESSAGE_BATCH_KEYS } from '../helpers/message-batch.ts';
 
 const counts = { succeeded: 3, errored: 1, canceled: 2, expired: 4 };
 
@@ -63,18 +64,7 @@ describe('MessageBatch rendering', () => {
   };
   test('all ten keys, results_url only once ended', () => {
     const b = toMessageBatch(base, { baseUrl: 'http://h:1' });
-    assert.deepEqual(Object.keys(b).sort(), [
-      'archived_at',
-      'cancel_initiated_at',
-      'created_at',
-      'ended_at',
-      'expires_at',
-      'id',
-      'processing_status',
-      'request_counts',
-      'results_url',
-      'type',
-    ]);
+    assert.deepEqual(Object.keys(b).sort(), MESSAGE_BATCH_KEYS);
     assert.equal(b.results_url, null);
     assert.equal(b.created_at, '2024-09-24T18:37:24.100000Z');
     const ended = toMessageBatch(

@@ -1,5 +1,5 @@
 import { idFromSeed } from '../../domain/ids.ts';
-import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
+import { isJsonObject as isObj } from '../../wire/json-object.ts';
 import { fillerText } from './filler-text.ts';
 import { estimateInputTokens } from './input-tokens.ts';
 import { Prng } from './prng.ts';
@@ -8,7 +8,6 @@ import { schemaInstance } from './schema-instance.ts';
 import { type MockSeed, seedFromText } from './seed.ts';
 import { countTokens, cutAtTokens } from './text-tokens.ts';
 
-type Obj = JsonObject;
 type Block = Record<string, unknown>;
 
 const ECHO_CHARS = 240;
