@@ -44,7 +44,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const logger = over.logger ?? createLogger(config.logLevel);
   const clock = over.clock ?? systemClock;
   const unlock = lockDataDir(config.dataDir);
-  const store = new SqliteStore(SqliteStore.fileIn(config.dataDir));
+  const store = new SqliteStore(SqliteStore.fileIn(config.dataDir), { spool: true });
   const recovered = await store.recover();
   if (recovered.requeued || recovered.droppedUploads)
     logger.info(recovered, 'recovered after an unclean stop');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { newBatchId } from '../../src/domain/ids.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -6,6 +8,9 @@ import { tempDir } from '../helpers/temp-dir.ts';
 import { storeConformance } from './store-conformance.ts';
 
 storeConformance('sqlite', { open: async () => new SqliteStore(SqliteStore.fileIn(tempDir(null))) });
+storeConformance('sqlite with results spool', {
+  open: async () => new SqliteStore(SqliteStore.fileIn(tempDir(null)), { spool: true }),
+});
 
 test('sqlite recover: running items are requeued and uncommitted uploads dropped', async (t) => {
   const file = SqliteStore.fileIn(tempDir(t));
@@ -40,4 +45,53 @@ test('sqlite recover: running items are requeued and uncommitted uploads dropped
   const again = await reopened.claim({ owner: 'new', limit: 5, now, leaseMs: 1e6 });
   assert.equal(again.length, 1);
   assert.equal(again[0]!.attempt, 2);
+});
+
+test('sqlite results spool: a complete file serves the download; an unclean stop drops every file', async (t) => {
+  const dir = tempDir(t);
+  const file = SqliteStore.fileIn(dir);
+  const store = new SqliteStore(file, { spool: true });
+  const now = Date.now();
+  const s = await store.beginIngest({
+    id: newBatchId(now),
+    workspace: 'w',
+    createdAt: now,
+    expiresAt: now + 1e6,
+    apiVersion: 'v',
+    betas: null,
+  });
+  await s.append([
+    { customId: 'a', params: Buffer.from('{}') },
+    { customId: 'b', params: Buffer.from('{}') },
+  ]);
+  const batch = await s.commit();
+  const claimed = await store.claim({ owner: 'o', limit: 2, now, leaseMs: 1e6 });
+  const line = (c: (typeof claimed)[number]) =>
+    JSON.stringify({ custom_id: c.customId, result: { type: 'canceled' } });
+  await store.complete([{ ...claimed[0]!, outcome: 'succeeded', line: line(claimed[0]!) }], now);
+  const spooled = join(dir, 'results', `${batch.seq}.jsonl`);
+  assert.equal(existsSync(spooled), false, 'no complete file before the batch ends');
+  await store.complete([{ ...claimed[1]!, outcome: 'succeeded', line: line(claimed[1]!) }], now);
+  assert.equal(existsSync(spooled), true, 'the file is kept once it holds one line per request');
+  // Prove the download reads the file: change it and see the change come back.
+  writeFileSync(spooled, 'from-the-file\n');
+  let text = '';
+  for await (const c of store.resultChunks(batch.seq)) text += c.toString();
+  assert.equal(text, 'from-the-file\n');
+  store.db.close(); // dies without closing cleanly
+
+  const reopened = new SqliteStore(file, { spool: true });
+  t.after(() => reopened.close());
+  assert.equal(existsSync(spooled), false, 'after an unclean stop the spool is dropped');
+  text = '';
+  for await (const c of reopened.resultChunks(batch.seq)) text += c.toString();
+  assert.deepEqual(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).custom_id)
+      .sort(),
+    ['a', 'b'],
+    'the download falls back to the table rows',
+  );
 });

@@ -8,7 +8,13 @@ import type { Db } from './open-database.ts';
  * only if the item is still `running` under the same attempt: a completion from a worker whose claim was rescued,
  * expired or re-claimed updates no row and is dropped, so no custom_id ever gets two results.
  */
-export function completeItems(db: Db): (completions: Completion[], now: number) => BatchId[] {
+/** What a completion transaction did: the lines it wrote, per batch, and the batches it ended. */
+export interface CompletionOutcome {
+  written: Map<number, string[]>;
+  ended: EndedBatch[];
+}
+
+export function completeItems(db: Db): (completions: Completion[], now: number) => CompletionOutcome {
   const fence = db.prepare(
     `UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL
      WHERE id = ? AND attempts = ? AND state = 1`,
@@ -20,12 +26,19 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
   );
   const end = endBatchIfDone(db);
 
-  return db.transaction((completions: Completion[], now: number): BatchId[] => {
+  return db.transaction((completions: Completion[], now: number): CompletionOutcome => {
     const deltas = new Map<number, { succeeded: number; errored: number }>();
+    const written = new Map<number, string[]>();
     for (const c of completions) {
       const state = c.outcome === 'succeeded' ? ItemState.succeeded : ItemState.errored;
       if (fence.run(state, c.itemId, c.attempt).changes !== 1) continue;
       insertResult.run(c.itemId, c.batchSeq, c.line);
+      let lines = written.get(c.batchSeq);
+      if (!lines) {
+        lines = [];
+        written.set(c.batchSeq, lines);
+      }
+      lines.push(c.line);
       let d = deltas.get(c.batchSeq);
       if (!d) {
         d = { succeeded: 0, errored: 0 };
@@ -33,27 +46,34 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
       }
       d[c.outcome]++;
     }
-    const ended: BatchId[] = [];
+    const ended: EndedBatch[] = [];
     for (const [seq, d] of deltas) {
       const row = bump.get(d.succeeded + d.errored, d.succeeded, d.errored, seq) as
         | { pending: number }
         | undefined;
       if (row && row.pending === 0) {
-        const id = end(seq, now);
-        if (id) ended.push(id);
+        const e = end(seq, now);
+        if (e) ended.push(e);
       }
     }
-    return ended;
-  }).immediate as (completions: Completion[], now: number) => BatchId[];
+    return { written, ended };
+  }).immediate as (completions: Completion[], now: number) => CompletionOutcome;
 }
 
-/** Ends a batch whose every item has a result. Returns its id if this call ended it. */
-export function endBatchIfDone(db: Db): (seq: number, now: number) => BatchId | null {
+/** A batch that has just ended. */
+export interface EndedBatch {
+  id: BatchId;
+  seq: number;
+  total: number;
+}
+
+/** Ends a batch whose every item has a result. Returns it if this call ended it. */
+export function endBatchIfDone(db: Db): (seq: number, now: number) => EndedBatch | null {
   const end = db.prepare(
     `UPDATE batches SET status = 'ended', ended_at = ?
-     WHERE seq = ? AND pending = 0 AND status IN ('in_progress', 'canceling') RETURNING id`,
+     WHERE seq = ? AND pending = 0 AND status IN ('in_progress', 'canceling') RETURNING id, seq, total`,
   );
-  return (seq, now) => ((end.pluck().get(now, seq) as string | undefined) ?? null) as BatchId | null;
+  return (seq, now) => (end.get(now, seq) as EndedBatch | undefined) ?? null;
 }
 
 /** Returns claimed-but-unstarted items to the queue, undoing the attempt count (graceful shutdown). */

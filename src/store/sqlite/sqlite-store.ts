@@ -1,12 +1,14 @@
-import { join } from 'node:path';
+import { createReadStream, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { TimeSlice } from '../../internal/yield-now.ts';
 import type { Store } from '../store.ts';
 import { apiKeyQueries } from './api-keys.ts';
 import { batchQueries } from './batch-queries.ts';
 import { claimItems } from './claim-items.ts';
-import { completeItems, heartbeatItems, releaseItems } from './complete-items.ts';
+import { completeItems, type EndedBatch, heartbeatItems, releaseItems } from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
 import { type Db, durably, openDatabase } from './open-database.ts';
+import { ResultsSpool } from './results-spool.ts';
 import { recoverStore, sweepStore } from './sweep.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 
@@ -33,10 +35,26 @@ export class SqliteStore implements Store {
   private readonly recoverOp;
   private readonly keys;
   private readonly checkpointer: WalCheckpointer | null;
+  private readonly spool: ResultsSpool | null;
+  private readonly openMarker: string | null;
 
-  constructor(file: string) {
+  /**
+   * `spool: true` for the server that owns the data directory: it keeps the results spool. Other users of the
+   * file (the `keys` commands, next to a running server) must not touch it.
+   */
+  constructor(file: string, opts: { spool?: boolean } = {}) {
     this.db = openDatabase(file);
     this.checkpointer = file === ':memory:' ? null : new WalCheckpointer(file);
+    if (file === ':memory:' || !opts.spool) {
+      this.spool = null;
+      this.openMarker = null;
+    } else {
+      // The marker exists only while a store is open: found at start, the last one did not close cleanly.
+      this.openMarker = `${file}.open`;
+      this.spool = new ResultsSpool(join(dirname(file), 'results'));
+      this.spool.reset(existsSync(this.openMarker));
+      writeFileSync(this.openMarker, String(process.pid));
+    }
     this.ingest = ingestOperations(this.db);
     this.batches = batchQueries(this.db);
     this.claimOp = claimItems(this.db);
@@ -66,9 +84,26 @@ export class SqliteStore implements Store {
     return this.batches.cancelBatch(workspace, id, now);
   }
   async deleteBatch(workspace: string, id: string, now: number) {
-    return this.batches.deleteBatch(workspace, id, now);
+    const before = this.batches.getBatch(workspace, id);
+    const r = this.batches.deleteBatch(workspace, id, now);
+    if (r.kind === 'ok' && before) this.spool?.remove(before.seq);
+    return r;
+  }
+
+  /** Copies committed result lines into the spool, and keeps or drops the files of batches that ended or went. */
+  private mirror(written: Map<number, string[]>, ended: EndedBatch[], removed: number[]): void {
+    if (!this.spool) return;
+    for (const [seq, lines] of written) this.spool.append(seq, lines);
+    for (const e of ended) this.spool.seal(e.seq, e.total);
+    for (const seq of removed) this.spool.remove(seq);
   }
   async *resultChunks(batchSeq: number): AsyncIterable<Buffer> {
+    const file = this.spool?.fileOf(batchSeq);
+    if (file) {
+      // A complete spool file: stream it from the page cache.
+      yield* createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+      return;
+    }
     const slice = new TimeSlice();
     let after = 0;
     for (;;) {
@@ -84,7 +119,10 @@ export class SqliteStore implements Store {
     return this.claimOp(opts);
   }
   async complete(completions: Parameters<Store['complete']>[0], now: number) {
-    return completions.length ? durably(this.db, () => this.completeOp(completions, now)) : [];
+    if (completions.length === 0) return [];
+    const r = durably(this.db, () => this.completeOp(completions, now));
+    this.mirror(r.written, r.ended, []);
+    return r.ended.map((e) => e.id);
   }
   async release(items: Parameters<Store['release']>[0]) {
     if (items.length) this.releaseOp(items);
@@ -93,7 +131,9 @@ export class SqliteStore implements Store {
     return this.heartbeatOp(owner, now, leaseMs);
   }
   async sweep(opts: Parameters<Store['sweep']>[0]) {
-    return durably(this.db, () => this.sweepOp(opts));
+    const r = durably(this.db, () => this.sweepOp(opts));
+    this.mirror(r.written, r.ended, r.removed);
+    return r.report;
   }
   async recover() {
     return this.recoverOp();
@@ -111,10 +151,12 @@ export class SqliteStore implements Store {
     return this.keys.revoke(idOrPrefix, now);
   }
   async close() {
+    this.spool?.close();
     await this.checkpointer?.stop();
     if (this.db.open) {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.close();
     }
+    if (this.openMarker) rmSync(this.openMarker, { force: true });
   }
 }

@@ -1,7 +1,7 @@
 import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
 import type { SweepOptions, SweepReport } from '../store.ts';
-import { endBatchIfDone } from './complete-items.ts';
+import { type EndedBatch, endBatchIfDone } from './complete-items.ts';
 import type { Db } from './open-database.ts';
 import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
 
@@ -9,7 +9,15 @@ import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
  * One sweeper pass. Each step is its own short write transaction over at most `chunk` rows, so a 100,000-request
  * cancel or expiry never blocks the API for long; `more` tells the caller to run again right away.
  */
-export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
+/** The sweep's report plus what the results spool must mirror: lines written, batches ended, batches gone. */
+export interface SweepOutcome {
+  report: SweepReport;
+  written: Map<number, string[]>;
+  ended: EndedBatch[];
+  removed: number[];
+}
+
+export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
   const lapsedLeases = db
     .prepare('SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? LIMIT ?')
     .pluck();
@@ -57,11 +65,15 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
     (seq: number, rows: Array<{ id: number; custom_id: string }>, kind: 'canceled' | 'expired') => {
       const state = kind === 'canceled' ? 4 : 5;
       const line = kind === 'canceled' ? canceledLine : expiredLine;
+      const lines: string[] = [];
       for (const r of rows) {
+        const l = line(r.custom_id);
         finalize.run(state, r.id);
-        insertResult.run(r.id, seq, line(r.custom_id));
+        insertResult.run(r.id, seq, l);
+        lines.push(l);
       }
       (kind === 'canceled' ? bumpCanceled : bumpExpired).run(rows.length, rows.length, seq);
+      return lines;
     },
   );
 
@@ -77,6 +89,10 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
       more: false,
     };
     const { now, chunk } = opts;
+    const written = new Map<number, string[]>();
+    const ended: EndedBatch[] = [];
+    const removed: number[] = [];
+    const wrote = (seq: number, lines: string[]) => written.set(seq, [...(written.get(seq) ?? []), ...lines]);
 
     // 1. Rescue: a lapsed lease means its worker died; the item runs again.
     const lapsed = lapsedLeases.all(now, chunk) as number[];
@@ -91,7 +107,7 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
     for (const b of expiring.all(now) as Array<{ seq: number; id: string }>) {
       const rows = unfinishedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
       if (rows.length) {
-        finishItems.immediate(b.seq, rows, 'expired');
+        wrote(b.seq, finishItems.immediate(b.seq, rows, 'expired'));
         report.expiredBatches.push(b.id as BatchId);
       }
       report.expired += rows.length;
@@ -101,21 +117,25 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
     // 3. Cancellation: unsent requests of a canceling batch become `canceled`; in-flight ones may still finish.
     for (const b of canceling.all() as Array<{ seq: number; id: string }>) {
       const rows = queuedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
-      if (rows.length) finishItems.immediate(b.seq, rows, 'canceled');
+      if (rows.length) wrote(b.seq, finishItems.immediate(b.seq, rows, 'canceled'));
       report.canceled += rows.length;
       if (rows.length === chunk) report.more = true;
     }
 
     // 4. Finalisation of any batch left with nothing pending.
     for (const seq of stalled.pluck().all() as number[]) {
-      const id = end(seq, now);
-      if (id) report.ended.push(id);
+      const e = end(seq, now);
+      if (e) {
+        report.ended.push(e.id);
+        ended.push(e);
+      }
     }
 
     // 5. Archival at created_at + retention: the batch stays visible, its results go.
     for (const b of archivable.all(now - opts.retentionMs) as Array<{ seq: number; id: string }>) {
       markArchived.run(now, b.seq);
       report.archived.push(b.id as BatchId);
+      removed.push(b.seq);
     }
     for (const seq of archivedWithRows.pluck().all() as number[]) {
       if (purgeArchived(seq, chunk)) report.more = true;
@@ -125,8 +145,9 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepReport {
     for (const seq of deleted.all() as number[]) {
       if (purgeDeleted(seq, chunk)) report.more = true;
       report.purged++;
+      removed.push(seq);
     }
-    return report;
+    return { report, written, ended, removed };
   };
 }
 
