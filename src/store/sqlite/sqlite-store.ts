@@ -100,8 +100,9 @@ export class SqliteStore implements Store {
   async *resultChunks(batchSeq: number): AsyncIterable<Buffer> {
     const file = this.spool?.fileOf(batchSeq);
     if (file) {
-      // A complete spool file: stream it from the page cache.
-      yield* createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+      // A complete spool file: stream it from the page cache. 256 KiB reads measured best here (first download of
+      // 115 MB: 212-284 MB/s, against 132-182 with 64 KiB and 191-234 with 1 MiB).
+      yield* createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
       return;
     }
     const slice = new TimeSlice();
