@@ -7,6 +7,18 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { storeConformance } from './store-conformance.ts';
 
+/** A batch in workspace `w` created at `now`. */
+function newBatch(now: number) {
+  return {
+    id: newBatchId(now),
+    workspace: 'w',
+    createdAt: now,
+    expiresAt: now + 1e6,
+    apiVersion: 'v',
+    betas: null,
+  };
+}
+
 storeConformance('sqlite', { open: async () => new SqliteStore(SqliteStore.fileIn(tempDir(null))) });
 storeConformance('sqlite with results spool', {
   open: async () => new SqliteStore(SqliteStore.fileIn(tempDir(null)), { spool: true }),
@@ -16,25 +28,11 @@ test('sqlite recover: running items are requeued and uncommitted uploads dropped
   const file = SqliteStore.fileIn(tempDir(t));
   const store = new SqliteStore(file);
   const now = Date.now();
-  const s = await store.beginIngest({
-    id: newBatchId(now),
-    workspace: 'w',
-    createdAt: now,
-    expiresAt: now + 1e6,
-    apiVersion: 'v',
-    betas: null,
-  });
+  const s = await store.beginIngest(newBatch(now));
   await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
   await s.commit();
   const half = newBatchId(now);
-  const s2 = await store.beginIngest({
-    id: half,
-    workspace: 'w',
-    createdAt: now,
-    expiresAt: now + 1e6,
-    apiVersion: 'v',
-    betas: null,
-  });
+  const s2 = await store.beginIngest({ ...newBatch(now), id: half });
   await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
   assert.equal((await store.claim({ owner: 'dead', limit: 5, now, leaseMs: 1e6 })).length, 1);
   store.db.close(); // as if the process died
@@ -52,14 +50,7 @@ test('sqlite results spool: a complete file serves the download; an unclean stop
   const file = SqliteStore.fileIn(dir);
   const store = new SqliteStore(file, { spool: true });
   const now = Date.now();
-  const s = await store.beginIngest({
-    id: newBatchId(now),
-    workspace: 'w',
-    createdAt: now,
-    expiresAt: now + 1e6,
-    apiVersion: 'v',
-    betas: null,
-  });
+  const s = await store.beginIngest(newBatch(now));
   await s.append([
     { customId: 'a', params: Buffer.from('{}') },
     { customId: 'b', params: Buffer.from('{}') },
