@@ -169,3 +169,19 @@ test('a second serve on the same data directory is refused while the first runs'
   const page = await clientFor(first.url).messages.batches.list();
   assert.deepEqual(page.data, []);
 });
+
+test('processes opening a new data directory at once apply the schema exactly once', async (t) => {
+  // Four `keys create` race to create the database; before the fix one of them could fail with
+  // "table batches already exists" (the schema version was read outside the write transaction).
+  for (let round = 0; round < 3; round++) {
+    const dataDir = join(e2eDataDir(t, 'barge-e2e-race-'), 'fresh');
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        runBarge(['keys', 'create', '--workspace', `w${n}`, '--data-dir', dataDir, '--json']),
+      ),
+    );
+    for (const r of runs) assert.equal(r.code, 0, `keys create: ${r.stderr}`);
+    const list = await runBarge(['keys', 'list', '--data-dir', dataDir, '--json']);
+    assert.equal(JSON.parse(list.stdout).length, 4);
+  }
+});
