@@ -13,7 +13,6 @@ export const ERRORS = {
   unauthenticated: { type: 'authentication_error', status: 401 },
   workspace_mismatch: { type: 'permission_error', status: 403 },
   not_found: { type: 'not_found_error', status: 404 },
-  method_not_allowed: { type: 'not_found_error', status: 404 },
   too_large: { type: 'request_too_large', status: 413 },
   unsupported_media: { type: 'invalid_request_error', status: 415 },
   overloaded: { type: 'overloaded_error', status: 529 },

@@ -27,15 +27,8 @@ function scan(text: string, limit: number): { end: number; tokens: number; cut: 
   let end = 0;
   let i = 0;
   while (i < len) {
-    let cp = text.charCodeAt(i);
-    let size = 1;
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < len) {
-      const lo = text.charCodeAt(i + 1);
-      if (lo >= 0xdc00 && lo <= 0xdfff) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        size = 2;
-      }
-    }
+    const cp = text.codePointAt(i)!;
+    const size = cp > 0xffff ? 2 : 1;
     const kind = kindOf(cp);
     if (kind === SPACE) {
       i += size;
@@ -46,17 +39,9 @@ function scan(text: string, limit: number): { end: number; tokens: number; cut: 
     i += size;
     if (kind === WORD) {
       while (i < len) {
-        let c = text.charCodeAt(i);
-        let s = 1;
-        if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
-          const lo = text.charCodeAt(i + 1);
-          if (lo >= 0xdc00 && lo <= 0xdfff) {
-            c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-            s = 2;
-          }
-        }
+        const c = text.codePointAt(i)!;
         if (kindOf(c) !== WORD) break;
-        i += s;
+        i += c > 0xffff ? 2 : 1;
       }
     }
     end = i;

@@ -22,7 +22,8 @@ export function batchQueries(db: Db) {
      WHERE workspace = ? AND id = ? AND status = 'in_progress' AND deleted_at IS NULL RETURNING *`,
   );
   const markDeleted = db.prepare(
-    `UPDATE batches SET deleted_at = ? WHERE workspace = ? AND id = ? AND status = 'ended' AND deleted_at IS NULL`,
+    `UPDATE batches SET deleted_at = ?
+     WHERE workspace = ? AND id = ? AND status = 'ended' AND deleted_at IS NULL RETURNING seq`,
   );
   // SQLite joins a page of lines into one blob: one JS allocation per page instead of one per line, which
   // measured ~5x faster here (per-row Buffers/strings cost several microseconds each on this machine).
@@ -64,8 +65,10 @@ export function batchQueries(db: Db) {
       return { kind: 'ok', batch: current }; // already canceling: unchanged
     },
 
-    deleteBatch(workspace: string, id: string, now: number): DeleteOutcome {
-      if (markDeleted.run(now, workspace, id).changes === 1) return { kind: 'ok' };
+    /** Marks an ended batch deleted; `seq` comes back so the caller can drop what it keeps outside the table. */
+    deleteBatch(workspace: string, id: string, now: number): DeleteOutcome & { seq?: number } {
+      const seq = markDeleted.pluck().get(now, workspace, id) as number | undefined;
+      if (seq !== undefined) return { kind: 'ok', seq };
       const current = getBatch(workspace, id);
       return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
     },

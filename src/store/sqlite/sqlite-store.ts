@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TimeSlice } from '../../internal/yield-now.ts';
-import type { Store } from '../store.ts';
+import type { DeleteOutcome, Store } from '../store.ts';
 import { apiKeyQueries } from './api-keys.ts';
 import { batchQueries } from './batch-queries.ts';
 import { claimItems } from './claim-items.ts';
@@ -84,10 +84,9 @@ export class SqliteStore implements Store {
     return this.batches.cancelBatch(workspace, id, now);
   }
   async deleteBatch(workspace: string, id: string, now: number) {
-    const before = this.batches.getBatch(workspace, id);
-    const r = this.batches.deleteBatch(workspace, id, now);
-    if (r.kind === 'ok' && before) this.spool?.remove(before.seq);
-    return r;
+    const { seq, ...r } = this.batches.deleteBatch(workspace, id, now);
+    if (seq !== undefined) this.spool?.remove(seq);
+    return r as DeleteOutcome;
   }
 
   /** Copies committed result lines into the spool, and keeps or drops the files of batches that ended or went. */
