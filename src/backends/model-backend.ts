@@ -17,10 +17,41 @@ export interface BackendRequest {
   signal: AbortSignal;
 }
 
-/** What a backend produced: a Message, or an error that becomes an `errored` result (or a retry, when retryable). */
+/** Response headers of an upstream call, names in lower case (undici's `IncomingHttpHeaders` fits). */
+export type HeaderBag = Record<string, string | string[] | undefined>;
+
+/** Token usage as the Messages API reports it. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/**
+ * What the upstream said, for the lane limiter and dispatch metrics: the HTTP status (or how the call failed
+ * without one), the response headers, the time the call took, and the usage of a successful answer.
+ */
+export interface UpstreamReport {
+  status: number | 'network' | 'timeout';
+  headers?: HeaderBag;
+  latencyMs: number;
+  usage?: Usage;
+}
+
+/**
+ * What a backend produced: a Message, or an error that becomes an `errored` result, or a retry when `retryable`.
+ * `retryAfterMs` is the upstream's own hint (`retry-after-ms` / `retry-after`), when it gave one.
+ */
 export type BackendOutcome =
-  | { type: 'succeeded'; message: Record<string, unknown> }
-  | { type: 'errored'; error: { type: AnthropicErrorType; message: string }; retryable: boolean };
+  | { type: 'succeeded'; message: Record<string, unknown>; upstream?: UpstreamReport }
+  | {
+      type: 'errored';
+      error: { type: AnthropicErrorType; message: string };
+      retryable: boolean;
+      retryAfterMs?: number;
+      upstream?: UpstreamReport;
+    };
 
 /** The ModelBackend port: the mock model, an Anthropic-compatible upstream, an OpenAI-compatible upstream. */
 export interface ModelBackend {
