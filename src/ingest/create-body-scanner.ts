@@ -6,6 +6,20 @@ export interface ScannedItem {
   customId: string;
   /** The exact bytes of the params value, as received (stored verbatim, never re-serialised). */
   params: Buffer;
+  /** `params.model` when it is a string: the routing key, stored beside the item so claims can skip busy lanes. */
+  model: string | null;
+}
+
+/**
+ * The `model` of params parsed from latin1 text (the fast syntax check): ASCII names are exact as they are, and any
+ * other name is re-decoded as the UTF-8 it was. Bounded, since it is stored per item.
+ */
+function modelOf(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const m = (value as { model?: unknown }).model;
+  if (typeof m !== 'string' || m.length > 256) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range test is the point
+  return /^[\x00-\x7f]*$/.test(m) ? m : Buffer.from(m, 'latin1').toString('utf8');
 }
 
 /** Bad input: the message is client-facing (pydantic-style `<json.path>: <reason>` where there is a path). */
@@ -146,6 +160,7 @@ export class CreateBodyScanner {
   private seenKeys = 0;
   private customId: string | null = null;
   private params: Buffer | null = null;
+  private model: string | null = null;
   private target = T_CUSTOM_ID;
 
   // The current key string.
@@ -329,10 +344,11 @@ export class CreateBodyScanner {
     const path = `requests.${this.index}`;
     if (this.customId === null) throw new IngestError(`${path}.custom_id: Field required`);
     if (this.params === null) throw new IngestError(`${path}.params: Field required`);
-    out.push({ index: this.index, customId: this.customId, params: this.params });
+    out.push({ index: this.index, customId: this.customId, params: this.params, model: this.model });
     this.count++;
     this.customId = null;
     this.params = null;
+    this.model = null;
     this.releaseCapture();
     this.state = AFTER_ELEMENT;
   }
@@ -537,10 +553,11 @@ export class CreateBodyScanner {
         break;
       case T_PARAMS: {
         const raw = this.bytes(start, endAbs, true);
-        this.checkJson(raw, start, next);
+        const value = this.checkJson(raw, start, next);
         if (raw[0] !== LBRACE)
           throw new IngestError(`${this.valuePath()}: Input should be a valid dictionary`);
         this.params = raw;
+        this.model = modelOf(value);
         break;
       }
       default:
@@ -585,10 +602,10 @@ export class CreateBodyScanner {
    * is allowed) and gives V8 a one-byte string, which is cheaper to build and to parse. `abs` is the slice's absolute
    * offset; `next` is the byte after it when that byte ended a number or literal, else -1.
    */
-  private checkJson(raw: Buffer, abs: number, next: number): void {
+  private checkJson(raw: Buffer, abs: number, next: number): unknown {
     if (!isUtf8(raw)) throw new IngestError(`${this.errorPath()}: invalid UTF-8 in request body`);
     try {
-      JSON.parse(raw.toString('latin1'));
+      return JSON.parse(raw.toString('latin1'));
     } catch (err) {
       throw syntaxError(err, raw, abs, this.errorPath(), next);
     }

@@ -59,7 +59,7 @@ export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContex
       bytes += chunk.length;
       if (bytes > limit) throw tooLarge(limit);
       for (const item of scanner.push(chunk)) {
-        buffered.push({ customId: item.customId, params: item.params });
+        buffered.push({ customId: item.customId, params: item.params, model: item.model });
         bufferedBytes += item.params.length;
       }
       if (buffered.length >= CHUNK_ITEMS || bufferedBytes >= CHUNK_BYTES) await flush();

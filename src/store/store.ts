@@ -15,6 +15,8 @@ export interface NewBatch {
 export interface IngestItem {
   customId: string;
   params: Uint8Array;
+  /** `params.model` when it is a string (the routing key); null otherwise. */
+  model: string | null;
 }
 
 /** A staged upload. Items are appended in chunks; nothing is visible until `commit`. */
@@ -40,6 +42,7 @@ export interface ClaimedItem {
   customId: string;
   attempt: number;
   params: Uint8Array;
+  model: string | null;
   apiVersion: string;
   betas: string | null;
 }
@@ -58,6 +61,21 @@ export interface ClaimOptions {
   limit: number;
   now: number;
   leaseMs: number;
+  /** Models whose lane has no budget right now: their items stay queued for other claims (or later). */
+  skipModels?: readonly string[];
+}
+
+/**
+ * A claimed item going back to the queue after a transient failure, to run again at `runAt`. `countAttempt: false`
+ * (a 429) gives the attempt back, so rate limiting never uses up a request's attempts.
+ */
+export interface Retry {
+  itemId: number;
+  attempt: number;
+  runAt: number;
+  countAttempt: boolean;
+  /** The failure, kept for the request's status (bounded by the caller). */
+  error: string;
 }
 
 /** What one sweep did, for logs and tests. */
@@ -115,6 +133,8 @@ export interface Store {
   claim(opts: ClaimOptions): Promise<ClaimedItem[]>;
   /** Writes results, fenced by attempt; ends batches whose last item finished. Returns the ended batch ids. */
   complete(completions: Completion[], now: number): Promise<BatchId[]>;
+  /** Requeues items after transient failures, fenced by attempt like `complete`. Returns how many were requeued. */
+  retry(retries: Retry[]): Promise<number>;
   /** Returns claimed but unstarted items to the queue without counting the attempt. */
   release(items: Array<{ itemId: number; attempt: number }>): Promise<void>;
   /** Extends the lease of every item this owner holds. */

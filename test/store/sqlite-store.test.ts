@@ -29,11 +29,11 @@ test('sqlite recover: running items are requeued and uncommitted uploads dropped
   const store = new SqliteStore(file);
   const now = Date.now();
   const s = await store.beginIngest(newBatch(now));
-  await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
+  await s.append([{ customId: 'a', params: Buffer.from('{}'), model: null }]);
   await s.commit();
   const half = newBatchId(now);
   const s2 = await store.beginIngest({ ...newBatch(now), id: half });
-  await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
+  await s2.append([{ customId: 'a', params: Buffer.from('{}'), model: null }]);
   assert.equal((await store.claim({ owner: 'dead', limit: 5, now, leaseMs: 1e6 })).length, 1);
   store.db.close(); // as if the process died
 
@@ -52,8 +52,8 @@ test('sqlite results spool: a complete file serves the download; an unclean stop
   const now = Date.now();
   const s = await store.beginIngest(newBatch(now));
   await s.append([
-    { customId: 'a', params: Buffer.from('{}') },
-    { customId: 'b', params: Buffer.from('{}') },
+    { customId: 'a', params: Buffer.from('{}'), model: null },
+    { customId: 'b', params: Buffer.from('{}'), model: null },
   ]);
   const batch = await s.commit();
   const claimed = await store.claim({ owner: 'o', limit: 2, now, leaseMs: 1e6 });

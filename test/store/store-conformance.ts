@@ -17,7 +17,7 @@ export interface StoreFactory {
 async function makeBatch(
   store: Store,
   n: number,
-  opts: { workspace?: string; now?: number } = {},
+  opts: { workspace?: string; now?: number; model?: (i: number) => string } = {},
 ): Promise<BatchRecord> {
   const now = opts.now ?? T0;
   const s = await store.beginIngest({
@@ -28,12 +28,16 @@ async function makeBatch(
     apiVersion: '2023-06-01',
     betas: null,
   });
-  const items = Array.from({ length: n }, (_, i) => ({
-    customId: `r${i}`,
-    params: Buffer.from(
-      JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: `hi ${i}` }] }),
-    ),
-  }));
+  const items = Array.from({ length: n }, (_, i) => {
+    const model = opts.model?.(i) ?? 'm';
+    return {
+      customId: `r${i}`,
+      params: Buffer.from(
+        JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: `hi ${i}` }] }),
+      ),
+      model,
+    };
+  });
   for (let i = 0; i < items.length; i += 1000) await s.append(items.slice(i, i + 1000));
   return s.commit();
 }
@@ -81,7 +85,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           apiVersion: 'v',
           betas: null,
         });
-        await s.append([{ customId: 'a', params: Buffer.from('{}') }]);
+        await s.append([{ customId: 'a', params: Buffer.from('{}'), model: null }]);
         assert.equal(await store.getBatch('w', id), null);
         assert.equal((await store.listBatches('w', { limit: 10 })).batches.length, 0);
         const b = await s.commit();
@@ -98,7 +102,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           apiVersion: 'v',
           betas: null,
         });
-        await s2.append([{ customId: 'a', params: Buffer.from('{}') }]);
+        await s2.append([{ customId: 'a', params: Buffer.from('{}'), model: null }]);
         await s2.abort();
         assert.equal(await store.getBatch('w', id2), null);
         const claimed = await store.claim({ owner: 'o', limit: 10, now: T0, leaseMs: 1000 });
@@ -122,7 +126,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           apiVersion: 'v',
           betas: 'b1',
         });
-        await s.append([{ customId: 'a', params: raw }]);
+        await s.append([{ customId: 'a', params: raw, model: 'm' }]);
         await s.commit();
         const [c] = await store.claim({ owner: 'o', limit: 1, now: T0, leaseMs: 1000 });
         assert.ok(c);
@@ -238,6 +242,91 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           again.map((c) => [c.customId, c.attempt]),
           [[claimed[0]!.customId, 1]],
         );
+      }),
+    );
+
+    test(
+      'claims skip the models of lanes with no budget, and take them again once they have it',
+      withStore(async (store) => {
+        await makeBatch(store, 6, { model: (i) => (i % 2 === 0 ? 'busy' : 'free') });
+        const s = await store.beginIngest({
+          id: newBatchId(T0 + 1),
+          workspace: 'w',
+          createdAt: T0 + 1,
+          expiresAt: T0 + DAY,
+          apiVersion: 'v',
+          betas: null,
+        });
+        await s.append([{ customId: 'no-model', params: Buffer.from('{}'), model: null }]);
+        await s.commit();
+        const first = await store.claim({
+          owner: 'o',
+          limit: 10,
+          now: T0,
+          leaseMs: 60_000,
+          skipModels: ['busy'],
+        });
+        assert.deepEqual(first.map((c) => c.model).sort(), ['free', 'free', 'free', null]);
+        const rest = await store.claim({ owner: 'o', limit: 10, now: T0, leaseMs: 60_000, skipModels: [] });
+        assert.deepEqual(
+          rest.map((c) => [c.customId, c.model]),
+          [
+            ['r0', 'busy'],
+            ['r2', 'busy'],
+            ['r4', 'busy'],
+          ],
+        );
+      }),
+    );
+
+    test(
+      'retry requeues at runAt, fenced by attempt; a 429-style retry gives the attempt back',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 3);
+        const [x, y, z] = await store.claim({ owner: 'o', limit: 3, now: T0, leaseMs: 60_000 });
+        assert.ok(x && y && z);
+        const n = await store.retry([
+          {
+            itemId: x.itemId,
+            attempt: x.attempt,
+            runAt: T0 + 5000,
+            countAttempt: true,
+            error: 'api_error: 500',
+          },
+          {
+            itemId: y.itemId,
+            attempt: y.attempt,
+            runAt: T0 + 2000,
+            countAttempt: false,
+            error: 'rate_limit_error',
+          },
+          // A stale attempt number changes nothing.
+          { itemId: z.itemId, attempt: z.attempt + 1, runAt: T0, countAttempt: true, error: 'stale' },
+        ]);
+        assert.equal(n, 2);
+        assert.deepEqual(await store.claim({ owner: 'o', limit: 3, now: T0 + 1999, leaseMs: 60_000 }), []);
+        const atTwo = await store.claim({ owner: 'o', limit: 3, now: T0 + 2000, leaseMs: 60_000 });
+        assert.deepEqual(
+          atTwo.map((c) => [c.customId, c.attempt]),
+          [[y.customId, 1]],
+          'the rate-limited retry did not use up an attempt',
+        );
+        const atFive = await store.claim({ owner: 'o', limit: 3, now: T0 + 5000, leaseMs: 60_000 });
+        assert.deepEqual(
+          atFive.map((c) => [c.customId, c.attempt]),
+          [[x.customId, 2]],
+        );
+        // A retried item whose batch is canceled meanwhile ends canceled, not run again.
+        await store.retry([
+          { itemId: atFive[0]!.itemId, attempt: 2, runAt: T0 + 9000, countAttempt: true, error: 'e' },
+        ]);
+        await store.cancelBatch('w', b.id, T0 + 6000);
+        await store.complete([done(atTwo[0]!), done(z)], T0 + 6000);
+        const r = await store.sweep({ now: T0 + 6000, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(r.canceled, 1);
+        const ended = await store.getBatch('w', b.id);
+        assert.equal(ended?.status, 'ended');
+        assert.deepEqual(ended?.counts, { succeeded: 2, errored: 0, canceled: 1, expired: 0 });
       }),
     );
 

@@ -90,6 +90,22 @@ const HAPPY = `\r\n\t {"requ\\u0065sts" : [ ${PARAMS.map((p, i) =>
 ).join(' ,\n')} ] } \n`;
 
 describe('CreateBodyScanner: happy path', () => {
+  test('reads params.model as the routing key, decoding non-ASCII names and ignoring non-strings', () => {
+    const r = scan(
+      body(
+        item('a', '{"model":"claude-sonnet-4-5","max_tokens":1}'),
+        item('b', '{"model":"m\u00e9-\u65e5","x":{"model":"inner"}}'),
+        item('c', '{"model":"modèle-日本"}'),
+        item('d', '{"model":42}'),
+        item('e', '{"messages":[]}'),
+      ),
+      3,
+    );
+    assert.deepEqual(
+      r.items.map((i) => i.model),
+      ['claude-sonnet-4-5', 'mé-日', 'modèle-日本', null, null],
+    );
+  });
   test('yields each item with the exact bytes of its params', () => {
     const r = scan(HAPPY);
     assert.equal(r.count, PARAMS.length);

@@ -20,11 +20,16 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
     `SELECT seq, id, api_version, betas FROM batches
      WHERE status = 'in_progress' AND deleted_at IS NULL AND expires_at > ? ORDER BY seq`,
   );
-  const claimFrom = db.prepare(
-    `UPDATE items SET state = 1, attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
-     WHERE id IN (SELECT id FROM items WHERE batch_seq = ? AND state = 0 AND run_at <= ? ORDER BY id LIMIT ?)
-     RETURNING id, custom_id, attempts`,
-  );
+  const claimSql = (filter: string) =>
+    db.prepare(
+      `UPDATE items SET state = 1, attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
+       WHERE id IN (SELECT id FROM items WHERE batch_seq = ? AND state = 0 AND run_at <= ?${filter}
+                    ORDER BY id LIMIT ?)
+       RETURNING id, custom_id, attempts, model`,
+    );
+  const claimFrom = claimSql('');
+  // Items of lanes with no budget stay queued; an item without a model (it will fail validation) never waits.
+  const claimSkipping = claimSql(' AND (model IS NULL OR model NOT IN (SELECT value FROM json_each(?)))');
   const payload = db.prepare('SELECT params FROM payloads WHERE item_id = ?').pluck();
   let rotation = 0;
 
@@ -35,12 +40,14 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
     const start = rotation++ % batches.length;
     const order = [...batches.slice(start), ...batches.slice(0, start)];
     const exhausted = new Set<number>();
+    const skip = opts.skipModels?.length ? JSON.stringify(opts.skipModels) : null;
     const take = (b: OpenBatch, n: number) => {
-      const rows = claimFrom.all(opts.owner, opts.now + opts.leaseMs, b.seq, opts.now, n) as Array<{
-        id: number;
-        custom_id: string;
-        attempts: number;
-      }>;
+      const lease = opts.now + opts.leaseMs;
+      const rows = (
+        skip === null
+          ? claimFrom.all(opts.owner, lease, b.seq, opts.now, n)
+          : claimSkipping.all(opts.owner, lease, b.seq, opts.now, skip, n)
+      ) as Array<{ id: number; custom_id: string; attempts: number; model: string | null }>;
       if (rows.length < n) exhausted.add(b.seq);
       for (const r of rows) {
         out.push({
@@ -50,6 +57,7 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
           customId: r.custom_id,
           attempt: r.attempts,
           params: payload.get(r.id) as Buffer,
+          model: r.model,
           apiVersion: b.api_version,
           betas: b.betas,
         });

@@ -1,6 +1,6 @@
 import { ItemState } from '../../domain/batch-status.ts';
 import type { BatchId } from '../../domain/ids.ts';
-import type { Completion } from '../store.ts';
+import type { Completion, Retry } from '../store.ts';
 import type { Db } from './open-database.ts';
 
 /**
@@ -74,6 +74,25 @@ export function endBatchIfDone(db: Db): (seq: number, now: number) => EndedBatch
      WHERE seq = ? AND pending = 0 AND status IN ('in_progress', 'canceling') RETURNING id, seq, total`,
   );
   return (seq, now) => (end.get(now, seq) as EndedBatch | undefined) ?? null;
+}
+
+/**
+ * Requeues items after transient failures, each to run again at its `runAt`, fenced by attempt. A retry that does
+ * not count (a 429) gives the attempt back, as a release does.
+ */
+export function retryItems(db: Db): (retries: Retry[]) => number {
+  const requeue = db.prepare(
+    `UPDATE items SET state = 0, attempts = attempts - ?, run_at = ?, last_error = ?,
+       lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = ? AND attempts = ? AND state = 1`,
+  );
+  return db.transaction((retries: Retry[]) => {
+    let n = 0;
+    for (const r of retries) {
+      n += requeue.run(r.countAttempt ? 0 : 1, r.runAt, r.error, r.itemId, r.attempt).changes;
+    }
+    return n;
+  }).immediate as (retries: Retry[]) => number;
 }
 
 /** Returns claimed-but-unstarted items to the queue, undoing the attempt count (graceful shutdown). */

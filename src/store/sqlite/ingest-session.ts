@@ -10,7 +10,7 @@ export function ingestOperations(db: Db): (batch: NewBatch) => IngestSession {
     `INSERT INTO batches (id, workspace, status, created_at, expires_at, api_version, betas)
      VALUES (?, ?, 'ingesting', ?, ?, ?, ?)`,
   );
-  const insertItem = db.prepare('INSERT INTO items (batch_seq, custom_id) VALUES (?, ?)');
+  const insertItem = db.prepare('INSERT INTO items (batch_seq, custom_id, model) VALUES (?, ?, ?)');
   const insertPayload = db.prepare('INSERT INTO payloads (item_id, params) VALUES (?, ?)');
   const flip = db.prepare(
     `UPDATE batches SET status = 'in_progress', total = ?, pending = ? WHERE seq = ? AND status = 'ingesting'
@@ -20,7 +20,7 @@ export function ingestOperations(db: Db): (batch: NewBatch) => IngestSession {
 
   const appendTx = db.transaction((seq: number, items: IngestItem[]) => {
     for (const item of items) {
-      const { lastInsertRowid } = insertItem.run(seq, item.customId);
+      const { lastInsertRowid } = insertItem.run(seq, item.customId, item.model);
       insertPayload.run(lastInsertRowid, item.params);
     }
   });

@@ -53,4 +53,9 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   );
   `,
+  // 2: the routing key of each item (claims skip lanes with no budget) and the last transient failure.
+  `
+  ALTER TABLE items ADD COLUMN model TEXT;
+  ALTER TABLE items ADD COLUMN last_error TEXT;
+  `,
 ];

@@ -5,7 +5,13 @@ import type { DeleteOutcome, Store } from '../store.ts';
 import { apiKeyQueries } from './api-keys.ts';
 import { batchQueries } from './batch-queries.ts';
 import { claimItems } from './claim-items.ts';
-import { completeItems, type EndedBatch, heartbeatItems, releaseItems } from './complete-items.ts';
+import {
+  completeItems,
+  type EndedBatch,
+  heartbeatItems,
+  releaseItems,
+  retryItems,
+} from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
 import { type Db, durably, openDatabase } from './open-database.ts';
 import { ResultsSpool } from './results-spool.ts';
@@ -30,6 +36,7 @@ export class SqliteStore implements Store {
   private readonly claimOp;
   private readonly completeOp;
   private readonly releaseOp;
+  private readonly retryOp;
   private readonly heartbeatOp;
   private readonly sweepOp;
   private readonly recoverOp;
@@ -60,6 +67,7 @@ export class SqliteStore implements Store {
     this.claimOp = claimItems(this.db);
     this.completeOp = completeItems(this.db);
     this.releaseOp = releaseItems(this.db);
+    this.retryOp = retryItems(this.db);
     this.heartbeatOp = heartbeatItems(this.db);
     this.sweepOp = sweepStore(this.db);
     this.recoverOp = recoverStore(this.db);
@@ -123,6 +131,9 @@ export class SqliteStore implements Store {
     const r = durably(this.db, () => this.completeOp(completions, now));
     this.mirror(r.written, r.ended, []);
     return r.ended.map((e) => e.id);
+  }
+  async retry(retries: Parameters<Store['retry']>[0]) {
+    return retries.length ? this.retryOp(retries) : 0;
   }
   async release(items: Parameters<Store['release']>[0]) {
     if (items.length) this.releaseOp(items);
