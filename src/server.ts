@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
+import { singleBackendRoutes } from './backends/backend-routes.ts';
 import { MockBackend } from './backends/mock/mock-backend.ts';
 import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
@@ -51,15 +52,25 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const notifier = new LocalNotifier();
   const backend =
     over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
+  // The built-in model needs no slow start; its injected faults end as errored results (one attempt), so demos
+  // show every result type.
+  const routes = singleBackendRoutes({
+    name: backend.name,
+    backend,
+    laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
+    maxConcurrency: config.concurrency,
+    maxAttempts: 1,
+  });
   const onError = (err: unknown) => logger.error({ err }, 'background task failed');
   const worker = new Worker({
     store,
-    backend,
+    routes,
     clock,
     notifier,
     concurrency: config.concurrency,
     owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     leaseMs: config.leaseMs,
+    log: logger,
     onError,
   });
   const sweeper = new Sweeper({

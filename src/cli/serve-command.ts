@@ -74,6 +74,12 @@ export function serveCommand(): Command {
       ).default(formatDuration(d.shutdownGraceMs)),
     )
     .addOption(
+      envOption(
+        '--config <file>',
+        'backends and routes (JSON or YAML; see the README); without it every request goes to the mock model',
+      ),
+    )
+    .addOption(
       envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default(d.logLevel),
@@ -95,6 +101,7 @@ export function serveCommand(): Command {
         mockErrorRate: o.mockErrorRate,
         shutdownGraceMs: parseDuration(o.shutdownGrace),
         logLevel: o.logLevel,
+        configFile: o.config ?? null,
       } satisfies ServeConfig);
       // Loaded here so that other commands (keys) do not pay for loading the server.
       const { startServer } = await import('../server.ts');

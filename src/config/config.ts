@@ -26,6 +26,8 @@ export const ServeConfigSchema = z.object({
     .max(2 ** 31 - 1),
   sweepIntervalMs: z.number().int().min(10).max(3_600_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** The backends and routes file (JSON or YAML); null runs everything on the built-in mock model. */
+  configFile: z.string().min(1).nullable(),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -45,6 +47,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   leaseMs: 60_000,
   sweepIntervalMs: 1000,
   logLevel: 'info',
+  configFile: null,
 };
 
 /** Whether a host only listens on the loopback interface. */

@@ -1,15 +1,29 @@
-import type { ModelBackend } from '../backends/model-backend.ts';
+import type { Logger } from 'pino';
+import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts';
+import { estimateInputTokens } from '../backends/mock/input-tokens.ts';
+import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
+import {
+  type AcquireRequest,
+  LaneLimiter,
+  type LaneOutcome,
+  type LaneSnapshot,
+  type Permit,
+} from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Notifier } from '../queue/notifier.ts';
-import type { ClaimedItem, Completion, Store } from '../store/store.ts';
-import { runItem } from './run-item.ts';
+import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
+import { parseBetas } from '../wire/headers.ts';
+import { erroredLine, succeededLine } from '../wire/result-line.ts';
+import { laneOutcome } from './lane-outcome.ts';
+import { prepareItem } from './prepare-item.ts';
+import { decideRetry } from './retry-policy.ts';
 
 export interface WorkerOptions {
   store: Store;
-  backend: ModelBackend;
+  routes: BackendRoutes;
   clock: Clock;
   notifier: Notifier;
-  /** Requests in flight at once. */
+  /** Requests in flight at once, across every backend. */
   concurrency: number;
   /** Identifies this worker's claims. */
   owner: string;
@@ -21,35 +35,120 @@ export interface WorkerOptions {
   flushSize?: number;
   /** ...or this long after the first one arrived. */
   flushDelayMs?: number;
+  /** Most lanes kept; idle ones beyond this are forgotten (models are client-chosen strings). */
+  maxLanes?: number;
+  random?: () => number;
+  log?: Pick<Logger, 'info' | 'debug'>;
   onError?: (err: unknown) => void;
 }
 
+/** A claimed request with its lane, waiting for a permit or running. */
+interface Job {
+  item: ClaimedItem;
+  params: Record<string, unknown>;
+  request: AcquireRequest;
+  lane: Lane;
+  ctl: AbortController;
+  permit: Permit | null;
+}
+
+/** One (backend, model) lane: its limiter and the claimed requests waiting for it, oldest first. */
+class Lane {
+  private queue: Job[] = [];
+  private head = 0;
+  readonly limiter: LaneLimiter;
+
+  constructor(
+    readonly key: string,
+    readonly model: string,
+    readonly target: RoutedBackend,
+    clock: Clock,
+    random: () => number,
+  ) {
+    this.limiter = new LaneLimiter({ lane: key, limits: target.laneLimits, clock, random });
+  }
+
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+  peek(): Job | undefined {
+    return this.queue[this.head];
+  }
+  push(job: Job): void {
+    this.queue.push(job);
+  }
+  shift(): Job {
+    const job = this.queue[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return job;
+  }
+  /** Takes out the waiting jobs that match. */
+  remove(match: (job: Job) => boolean): Job[] {
+    const rest = this.queue.slice(this.head);
+    this.queue = rest.filter((j) => !match(j));
+    this.head = 0;
+    return rest.filter(match);
+  }
+}
+
+/** A lane's limiter state, with what waits for it. */
+export interface LaneStatus extends LaneSnapshot {
+  backend: string;
+  model: string;
+  waiting: number;
+}
+
 /**
- * The worker loop: claim -> run against the backend -> write the result line.
+ * The worker loop: claim -> route to a (backend, model) lane -> wait for the lane's limiter -> call the backend ->
+ * write the result line, or requeue the request for a later attempt.
  *
- * It claims only when a useful number of slots is free (one claim transaction per many items), yields to the event
- * loop between claims so API requests stay fast while a batch runs, and writes completions in batches (graphile's
- * completeJobBatchDelay, River's BatchCompleter): one transaction per few hundred results instead of one each.
+ * Claimed requests wait in their lane, never in a shared line, so a lane with no budget (paused by a 429, out of
+ * tokens, at its concurrency) never holds up another: claims skip its model once it has enough waiting, and one
+ * dispatch loop hands free slots round-robin to the lanes whose limiter admits a request. Claims and result writes
+ * are batched (graphile's completeJobBatchDelay, River's BatchCompleter): one transaction per many requests.
  */
 export class Worker {
-  private readonly o: Required<Omit<WorkerOptions, 'onError'>> & Pick<WorkerOptions, 'onError'>;
-  private readonly inFlight = new Map<number, { item: ClaimedItem; ctl: AbortController }>();
+  private readonly o: Required<Omit<WorkerOptions, 'onError' | 'log'>> &
+    Pick<WorkerOptions, 'onError' | 'log'>;
+  /** Every claimed request not yet finished: waiting in a lane or running. */
+  private readonly jobs = new Map<number, Job>();
+  private readonly lanes = new Map<string, Lane>();
+  /** Lanes with waiting requests, in round-robin order. */
+  private active: Lane[] = [];
+  private readonly load = new Map<string, number>();
+  private running = 0;
   private pending: Completion[] = [];
+  private retries: Retry[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private readyTimer: NodeJS.Timeout | null = null;
+  private readyAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
   private scheduled = false;
   private claiming = false;
   private stopping = false;
   private started = false;
   private drained: (() => void) | null = null;
   private readonly unsubscribe: Array<() => void> = [];
-  /** Items finished by this worker (for metrics and tests). */
+  /** Requests finished by this worker (for metrics and tests). */
   completed = 0;
 
   constructor(opts: WorkerOptions) {
-    this.o = { leaseMs: 60_000, pollMs: 1000, flushSize: 500, flushDelayMs: 10, ...opts };
+    this.o = {
+      leaseMs: 60_000,
+      pollMs: 1000,
+      flushSize: 500,
+      flushDelayMs: 10,
+      maxLanes: 1000,
+      random: Math.random,
+      ...opts,
+    };
   }
 
   start(): void {
@@ -57,6 +156,7 @@ export class Worker {
     this.started = true;
     this.unsubscribe.push(this.o.notifier.on('batch-ready', () => this.wake()));
     this.unsubscribe.push(this.o.notifier.on('batch-expired', (id) => this.abortBatch(id)));
+    this.unsubscribe.push(this.o.notifier.on('batch-canceled', (id) => this.unclaimBatch(id)));
     this.heartbeatTimer = setInterval(
       () => {
         this.o.store
@@ -79,15 +179,26 @@ export class Worker {
     });
   }
 
+  /** Requests claimed and not finished (running or waiting for their lane). */
   get activeCount(): number {
-    return this.inFlight.size;
+    return this.jobs.size;
+  }
+
+  /** Per-lane dispatch figures, for metrics, the dashboard and logs. */
+  laneStatus(): LaneStatus[] {
+    return [...this.lanes.values()].map((l) => ({
+      ...l.limiter.snapshot(),
+      backend: l.target.name,
+      model: l.model,
+      waiting: l.waiting,
+    }));
   }
 
   private async pump(): Promise<void> {
     if (this.claiming || this.stopping) return;
-    const free = this.o.concurrency - this.inFlight.size;
-    // Claim in useful chunks: waiting for an eighth of the slots keeps claims (write transactions) few.
-    if (free <= 0 || (this.inFlight.size > 0 && free < Math.max(1, this.o.concurrency >> 3))) return;
+    // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim.
+    const free = 2 * this.o.concurrency - this.jobs.size;
+    if (free <= 0 || (this.jobs.size > 0 && free < Math.max(1, this.o.concurrency >> 3))) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
     try {
@@ -96,6 +207,7 @@ export class Worker {
         limit: free,
         now: this.o.clock.now(),
         leaseMs: this.o.leaseMs,
+        skipModels: this.busyModels(),
       });
     } catch (err) {
       this.o.onError?.(err);
@@ -106,8 +218,23 @@ export class Worker {
       await this.o.store.release(items.map((i) => ({ itemId: i.itemId, attempt: i.attempt })));
       return;
     }
-    for (const item of items) this.launch(item);
-    if (items.length === 0 && this.inFlight.size === 0) this.armPoll();
+    for (const item of items) this.accept(item);
+    this.dispatch();
+    if (items.length === 0) this.armPoll();
+  }
+
+  /** Models whose lane already holds enough waiting requests, or cannot send any now. */
+  private busyModels(): string[] {
+    const out: string[] = [];
+    const now = this.o.clock.now();
+    for (const l of this.active) {
+      const w = l.waiting;
+      if (w === 0) continue;
+      const blocked =
+        l.limiter.pausedUntil > now || (l.limiter.inFlight < l.limiter.limit && !l.limiter.hasBudget());
+      if (blocked || w >= Math.max(1, l.limiter.limit)) out.push(l.model);
+    }
+    return out;
   }
 
   private armPoll(): void {
@@ -119,47 +246,241 @@ export class Worker {
     this.pollTimer.unref();
   }
 
-  private launch(item: ClaimedItem): void {
-    const ctl = new AbortController();
-    this.inFlight.set(item.itemId, { item, ctl });
-    runItem(item, this.o.backend, ctl.signal).then(
-      (completion) => this.finish(item, completion),
-      (err) => {
-        this.o.onError?.(err);
-        this.finish(item, null);
+  /** A claimed request: checked, routed to its lane, queued there. */
+  private accept(item: ClaimedItem): void {
+    const prepared = prepareItem(item);
+    if (!prepared.ok) {
+      this.finalize(item, 'errored', erroredLine(item.customId, 'invalid_request_error', prepared.message));
+      return;
+    }
+    const params = prepared.params;
+    const model = params.model as string;
+    const target = this.o.routes.resolve(model);
+    if (!target) {
+      const message = `model: no backend is configured for model "${model}" (no route in the Barge configuration matches it)`;
+      this.finalize(item, 'errored', erroredLine(item.customId, 'invalid_request_error', message));
+      return;
+    }
+    const lane = this.laneFor(target, model);
+    const job: Job = {
+      item,
+      params,
+      request: { inputTokens: estimateInputTokens(params), maxOutputTokens: params.max_tokens as number },
+      lane,
+      ctl: new AbortController(),
+      permit: null,
+    };
+    this.jobs.set(item.itemId, job);
+    if (lane.waiting === 0) this.active.push(lane);
+    lane.push(job);
+  }
+
+  private laneFor(target: RoutedBackend, model: string): Lane {
+    const key = `${target.name}:${model}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      if (this.lanes.size >= this.o.maxLanes) this.forgetIdleLanes();
+      lane = new Lane(key, model, target, this.o.clock, this.o.random);
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  private forgetIdleLanes(): void {
+    for (const [key, l] of this.lanes) {
+      if (l.waiting === 0 && l.limiter.inFlight === 0) this.lanes.delete(key);
+    }
+  }
+
+  /** Hands free slots to lanes, round-robin, as their limiters and backends admit requests. */
+  private dispatch(): void {
+    if (this.stopping) return;
+    let launched = true;
+    while (launched && this.running < this.o.concurrency) {
+      launched = false;
+      for (let i = 0; i < this.active.length && this.running < this.o.concurrency; ) {
+        const lane = this.active[i]!;
+        if (lane.waiting === 0) {
+          this.active.splice(i, 1);
+          continue;
+        }
+        i++;
+        if ((this.load.get(lane.target.name) ?? 0) >= lane.target.maxConcurrency) continue;
+        const permit = lane.limiter.tryAcquire(lane.peek()!.request);
+        if (!permit) continue;
+        this.launch(lane.shift(), permit);
+        launched = true;
+      }
+    }
+    if (this.active.length > 0) this.armReady();
+  }
+
+  /** Wakes the dispatch loop when the earliest waiting lane's limiter will admit its next request. */
+  private armReady(): void {
+    const now = this.o.clock.now();
+    let at = Number.POSITIVE_INFINITY;
+    for (const lane of this.active) {
+      const job = lane.peek();
+      if (!job) continue;
+      const t = lane.limiter.readyAt(job.request);
+      if (t !== null && t > now && t < at) at = t;
+    }
+    if (at === Number.POSITIVE_INFINITY || (this.readyTimer && this.readyAt <= at)) return;
+    if (this.readyTimer) clearTimeout(this.readyTimer);
+    this.readyAt = at;
+    this.readyTimer = setTimeout(
+      () => {
+        this.readyTimer = null;
+        this.dispatch();
       },
+      Math.min(2 ** 31 - 1, at - now),
+    );
+    this.readyTimer.unref();
+  }
+
+  private launch(job: Job, permit: Permit): void {
+    const { item, lane } = job;
+    job.permit = permit;
+    this.running++;
+    this.load.set(lane.target.name, (this.load.get(lane.target.name) ?? 0) + 1);
+    const request: BackendRequest = {
+      customId: item.customId,
+      params: job.params,
+      rawParams: item.params,
+      apiVersion: item.apiVersion,
+      betas: parseBetas(item.betas ?? undefined),
+      attempt: item.attempt,
+      signal: job.ctl.signal,
+    };
+    const t0 = performance.now();
+    let call: Promise<BackendOutcome>;
+    try {
+      call = lane.target.backend.send(request);
+    } catch (err) {
+      call = Promise.reject(err);
+    }
+    call.then(
+      (outcome) => this.settle(job, outcome, performance.now() - t0),
+      (err: unknown) =>
+        this.settle(job, err instanceof Error ? err : new Error(String(err)), performance.now() - t0),
     );
   }
 
-  private finish(item: ClaimedItem, completion: Completion | null): void {
-    this.inFlight.delete(item.itemId);
-    if (completion) {
-      this.pending.push(completion);
-      this.completed++;
-      if (this.pending.length >= this.o.flushSize) this.flush();
-      else if (!this.flushTimer) {
-        this.flushTimer = setTimeout(() => this.flush(), this.o.flushDelayMs);
-      }
+  private settle(job: Job, result: BackendOutcome | Error, latencyMs: number): void {
+    const { item, lane } = job;
+    this.running--;
+    this.load.set(lane.target.name, (this.load.get(lane.target.name) ?? 1) - 1);
+    this.jobs.delete(item.itemId);
+    const permit = job.permit!;
+    if (job.ctl.signal.aborted) {
+      // Shutdown or expiry: no verdict on the upstream. On shutdown the request goes back to the queue; an expired
+      // one is already final, so the fenced release changes nothing.
+      permit.release({ kind: 'abandoned', latencyMs });
+      this.releaseItems([item]);
+    } else if (result instanceof Error) {
+      permit.release({ kind: 'network', latencyMs });
+      const message = `backend ${lane.target.name} failed: ${result.message}`;
+      this.finalize(item, 'errored', erroredLine(item.customId, 'api_error', message));
     } else {
-      void this.o.store
-        .release([{ itemId: item.itemId, attempt: item.attempt }])
-        .catch((e) => this.o.onError?.(e));
+      const pausedBefore = lane.limiter.pausedUntil;
+      permit.release(laneOutcome(result, latencyMs));
+      this.record(item, lane, result, pausedBefore);
     }
-    if (this.inFlight.size === 0 && this.drained) this.drained();
+    if (this.running === 0 && this.drained) this.drained();
+    this.dispatch();
     this.wake();
   }
 
-  /** Writes the waiting completions in one transaction; flushes are serialised. */
+  /** The verdict on a finished call: a result line, or a retry. */
+  private record(item: ClaimedItem, lane: Lane, outcome: BackendOutcome, pausedBefore: number): void {
+    if (outcome.type === 'succeeded') {
+      this.finalize(item, 'succeeded', succeededLine(item.customId, outcome.message));
+      return;
+    }
+    const now = this.o.clock.now();
+    const pausedUntil = lane.limiter.pausedUntil;
+    if (pausedUntil > pausedBefore && pausedUntil > now) {
+      this.o.log?.info(
+        { lane: lane.key, pausedMs: pausedUntil - now, error: outcome.error.type },
+        'lane paused by the upstream',
+      );
+    }
+    const decision = decideRetry(outcome, {
+      attempt: item.attempt,
+      maxAttempts: lane.target.maxAttempts,
+      now,
+      laneReopensAt: pausedUntil,
+      random: this.o.random,
+    });
+    const { type, message } = outcome.error;
+    if (decision.kind === 'final') {
+      this.o.log?.debug(
+        { lane: lane.key, customId: item.customId, attempt: item.attempt, error: type },
+        'request failed',
+      );
+      this.finalize(item, 'errored', erroredLine(item.customId, type, decision.message));
+      return;
+    }
+    this.retries.push({
+      itemId: item.itemId,
+      attempt: item.attempt,
+      runAt: decision.runAt,
+      countAttempt: decision.countAttempt,
+      error: `${type}: ${message}`.slice(0, 1000),
+    });
+    this.scheduleFlush(this.retries.length);
+    this.wakeAt(decision.runAt);
+  }
+
+  private finalize(item: ClaimedItem, outcome: Completion['outcome'], line: string): void {
+    this.pending.push({ itemId: item.itemId, batchSeq: item.batchSeq, attempt: item.attempt, outcome, line });
+    this.completed++;
+    this.scheduleFlush(this.pending.length);
+  }
+
+  private scheduleFlush(waiting: number): void {
+    if (waiting >= this.o.flushSize) void this.flush();
+    else if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), this.o.flushDelayMs);
+  }
+
+  /** A requeued request becomes claimable at `at`: claim then, not at the next idle poll. */
+  private wakeAt(at: number): void {
+    if (this.stopping || (this.retryTimer && this.retryAt <= at)) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryAt = at;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        this.wake();
+      },
+      Math.min(2 ** 31 - 1, Math.max(0, at - this.o.clock.now())),
+    );
+    this.retryTimer.unref();
+  }
+
+  private releaseItems(items: ClaimedItem[]): void {
+    if (items.length === 0) return;
+    void this.o.store
+      .release(items.map((i) => ({ itemId: i.itemId, attempt: i.attempt })))
+      .catch((e) => this.o.onError?.(e));
+  }
+
+  /** Writes waiting retries and results, one transaction each; flushes are serialised. */
   flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    const batch = this.pending;
+    const completions = this.pending;
+    const retries = this.retries;
     this.pending = [];
-    if (batch.length === 0) return this.flushing;
+    this.retries = [];
+    if (completions.length === 0 && retries.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        const ended = await this.o.store.complete(batch, this.o.clock.now());
-        for (const id of ended) this.o.notifier.notify('batch-ended', id);
+        if (retries.length) await this.o.store.retry(retries);
+        if (completions.length) {
+          const ended = await this.o.store.complete(completions, this.o.clock.now());
+          for (const id of ended) this.o.notifier.notify('batch-ended', id);
+        }
       } catch (err) {
         this.o.onError?.(err);
       }
@@ -167,27 +488,49 @@ export class Worker {
     return this.flushing;
   }
 
-  /**
-   * Aborts in-flight calls of an expired batch, freeing their slots at once; their results would be fenced out
-   * anyway, and the aborted items are already final, so releasing them changes nothing.
-   */
-  abortBatch(batchId: string): void {
-    for (const { item, ctl } of this.inFlight.values()) {
-      if (item.batchId === batchId) ctl.abort(new Error('batch expired'));
+  /** Takes the waiting (not running) requests of a batch out of their lanes. */
+  private takeWaiting(batchId: string): ClaimedItem[] {
+    const out: ClaimedItem[] = [];
+    for (const lane of this.active) {
+      for (const job of lane.remove((j) => j.item.batchId === batchId)) {
+        this.jobs.delete(job.item.itemId);
+        out.push(job.item);
+      }
     }
+    return out;
   }
 
   /**
-   * Graceful stop: claim nothing more, give in-flight requests up to `graceMs` to finish, abort the rest (they go
-   * back to the queue), and write every finished result.
+   * An expired batch: its requests are already final in storage, so waiting ones are dropped and in-flight calls
+   * aborted at once (their late answers would be fenced out anyway), freeing their slots.
+   */
+  abortBatch(batchId: string): void {
+    this.takeWaiting(batchId);
+    for (const job of this.jobs.values()) {
+      if (job.item.batchId === batchId) job.ctl.abort(new Error('batch expired'));
+    }
+  }
+
+  /** A canceled batch: requests not yet sent go back to the queue, where the sweeper cancels them. */
+  private unclaimBatch(batchId: string): void {
+    this.releaseItems(this.takeWaiting(batchId));
+  }
+
+  /**
+   * Graceful stop: claim nothing more, return waiting requests to the queue, give running ones up to `graceMs` to
+   * finish, abort the rest (they go back to the queue too), and write every finished result.
    */
   async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    if (this.pollTimer) clearTimeout(this.pollTimer);
+    for (const t of [this.pollTimer, this.readyTimer, this.retryTimer]) if (t) clearTimeout(t);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.inFlight.size > 0) {
+    const waiting: ClaimedItem[] = [];
+    for (const lane of this.active) for (const job of lane.remove(() => true)) waiting.push(job.item);
+    for (const item of waiting) this.jobs.delete(item.itemId);
+    this.releaseItems(waiting);
+    if (this.running > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, graceMs);
         this.drained = () => {
@@ -196,9 +539,9 @@ export class Worker {
         };
       });
     }
-    for (const { ctl } of this.inFlight.values()) ctl.abort(new Error('shutting down'));
+    for (const job of this.jobs.values()) job.ctl.abort(new Error('shutting down'));
     // Aborted runs settle on the next ticks; wait for them so their items are released.
-    while (this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
+    while (this.running > 0) await new Promise((r) => setImmediate(r));
     await this.flush();
   }
 }

@@ -28,7 +28,8 @@ export function resultsRoute(deps: ApiDeps): FastifyPluginAsync {
         );
       }
       reply.type('application/x-jsonl');
-      return reply.send(Readable.from(deps.store.resultChunks(b.seq)));
+      const chunks = deps.store.resultChunks(b.seq);
+      return reply.send(chunks instanceof Readable ? chunks : Readable.from(chunks));
     });
   };
 }

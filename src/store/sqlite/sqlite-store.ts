@@ -104,14 +104,15 @@ export class SqliteStore implements Store {
     for (const e of ended) this.spool.seal(e.seq, e.total);
     for (const seq of removed) this.spool.remove(seq);
   }
-  async *resultChunks(batchSeq: number): AsyncIterable<Buffer> {
+  resultChunks(batchSeq: number): AsyncIterable<Buffer> {
     const file = this.spool?.fileOf(batchSeq);
-    if (file) {
-      // A complete spool file: stream it from the page cache. 256 KiB reads measured best here (first download of
-      // 115 MB: 212-284 MB/s, against 132-182 with 64 KiB and 191-234 with 1 MiB).
-      yield* createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>;
-      return;
-    }
+    // A complete spool file streams from the page cache as a plain file stream, which the HTTP layer pipes with no
+    // async-iterator hop per chunk. 256 KiB reads measured best here (first download of 115 MB: 212-284 MB/s,
+    // against 132-182 with 64 KiB and 191-234 with 1 MiB).
+    if (file) return createReadStream(file, { highWaterMark: 256 * 1024 });
+    return this.rowChunks(batchSeq);
+  }
+  private async *rowChunks(batchSeq: number): AsyncIterable<Buffer> {
     const slice = new TimeSlice();
     let after = 0;
     for (;;) {

@@ -1,0 +1,400 @@
+import { Pool } from 'undici';
+import type { AnthropicErrorType } from '../../wire/error-envelope.ts';
+import type {
+  BackendOutcome,
+  BackendRequest,
+  HeaderBag,
+  ModelBackend,
+  UpstreamReport,
+  Usage,
+} from '../model-backend.ts';
+import { errorTypeForStatus, header, isRetryableStatus, retryAfterMs } from '../upstream-errors.ts';
+import {
+  envelopeError,
+  MAX_ERROR_MESSAGE_CHARS,
+  MessageAccumulator,
+  StreamProtocolError,
+} from './message-accumulator.ts';
+import { SseParser, SseTooLargeError } from './sse-events.ts';
+
+/** An upstream that speaks the Messages API: the hosted API, vLLM, llama.cpp, Ollama, SGLang, another gateway. */
+export interface AnthropicBackendOptions {
+  name: string;
+  /** e.g. https://api.anthropic.com; requests go to `${baseUrl}/v1/messages` (or `${baseUrl}/messages` if it ends in /v1). */
+  baseUrl: string;
+  /** Sent as x-api-key. */
+  apiKey?: string;
+  /** Extra headers for every call (e.g. `authorization` for a gateway); they cannot replace the protocol headers. */
+  headers?: Record<string, string>;
+  maxConnections: number;
+  attemptTimeoutMs: number;
+  /** Calls with a larger `max_tokens` stream, so long generations do not sit on an idle connection. */
+  streamAboveMaxTokens: number;
+}
+
+type BodyReadable = Awaited<ReturnType<Pool['request']>>['body'];
+type Obj = Record<string, unknown>;
+
+/** Bounds on what an upstream may send back: a whole Message (or its stream), and an error body. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+const MAX_ERROR_BODY_BYTES = 1024 * 1024;
+
+const ERROR_TYPES: ReadonlySet<string> = new Set<AnthropicErrorType>([
+  'invalid_request_error',
+  'authentication_error',
+  'billing_error',
+  'permission_error',
+  'not_found_error',
+  'request_too_large',
+  'rate_limit_error',
+  'api_error',
+  'timeout_error',
+  'overloaded_error',
+]);
+/** Error types inside a 200 stream worth another attempt, as their HTTP equivalents (429, 5xx, 529) are. */
+const RETRYABLE_TYPES: ReadonlySet<string> = new Set([
+  'api_error',
+  'overloaded_error',
+  'rate_limit_error',
+  'timeout_error',
+]);
+/** Headers the backend owns; configured headers may not set them. */
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'anthropic-version',
+  'anthropic-beta',
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[^\r\n\0]*$/;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isErrorType = (t: string | undefined): t is AnthropicErrorType => t !== undefined && ERROR_TYPES.has(t);
+const bounded = (s: string): string =>
+  s.length > MAX_ERROR_MESSAGE_CHARS ? `${s.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : s;
+
+/** Where `/v1/messages` lives under a base URL. */
+export function messagesUrl(baseUrl: string): { origin: string; path: string } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new RangeError('anthropic backend: baseUrl is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RangeError('anthropic backend: baseUrl must be http or https');
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new RangeError('anthropic backend: put credentials in apiKey or headers, not in baseUrl');
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new RangeError('anthropic backend: baseUrl must not have a query or fragment');
+  }
+  const prefix = url.pathname.replace(/\/+$/, '');
+  return {
+    origin: url.origin,
+    path: prefix.endsWith('/v1') ? `${prefix}/messages` : `${prefix}/v1/messages`,
+  };
+}
+
+/**
+ * The request body with `"stream":true`. Without a `stream` key the raw bytes get it spliced in before their final
+ * `}`, so everything else goes out exactly as stored; with one (validation allows only `false`) the params are
+ * re-serialised.
+ */
+export function withStream(raw: Uint8Array, params: Obj): Uint8Array {
+  if (!('stream' in params)) {
+    let end = raw.length - 1;
+    while (end >= 0 && isJsonSpace(raw[end]!)) end--;
+    if (end > 0 && raw[end] === 0x7d /* } */) {
+      let before = end - 1;
+      while (before >= 0 && isJsonSpace(raw[before]!)) before--;
+      const insert = STREAM_MEMBER.subarray(raw[before] === 0x7b /* { */ ? 1 : 0);
+      const out = new Uint8Array(raw.length + insert.length);
+      out.set(raw.subarray(0, end), 0);
+      out.set(insert, end);
+      out.set(raw.subarray(end), end + insert.length);
+      return out;
+    }
+  }
+  return new TextEncoder().encode(JSON.stringify({ ...params, stream: true }));
+}
+
+const STREAM_MEMBER = new TextEncoder().encode(',"stream":true');
+const isJsonSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** The Message's usage, when it has the two required counters. */
+function usageOf(message: Obj): Usage | undefined {
+  const u = message.usage;
+  return isObj(u) && typeof u.input_tokens === 'number' && typeof u.output_tokens === 'number'
+    ? (u as unknown as Usage)
+    : undefined;
+}
+
+/** Reads a whole body, or destroys it and returns null once it passes `limit` bytes. */
+function readAll(body: BodyReadable, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.removeAllListeners('data');
+        body.destroy();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.once('error', reject);
+  });
+}
+
+/** The human part of an error body: the Anthropic envelope's message, or what other servers put there. */
+function errorMessageOf(body: unknown): string | undefined {
+  if (!isObj(body)) return undefined;
+  const candidate = [isObj(body.error) ? body.error.message : body.error, body.message, body.detail].find(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
+  return candidate === undefined ? undefined : bounded(candidate);
+}
+
+function parseJson(bytes: Buffer | null): unknown {
+  if (bytes === null) return undefined;
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The backend for `/v1/messages` upstreams. It forwards the stored params bytes unchanged over one keep-alive undici
+ * pool, streams long generations and folds the stream back into a Message, and classifies every failure for retry.
+ */
+export class AnthropicBackend implements ModelBackend {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly baseHeaders: Record<string, string>;
+  private readonly attemptTimeoutMs: number;
+  private readonly streamAbove: number;
+
+  constructor(opts: AnthropicBackendOptions) {
+    if (!Number.isInteger(opts.maxConnections) || opts.maxConnections < 1) {
+      throw new RangeError(
+        `anthropic backend: maxConnections must be a positive integer, got ${opts.maxConnections}`,
+      );
+    }
+    // setTimeout turns anything above 2^31-1 ms into 1 ms.
+    if (!(opts.attemptTimeoutMs > 0 && opts.attemptTimeoutMs <= 2_147_483_647)) {
+      throw new RangeError(
+        `anthropic backend: attemptTimeoutMs must be in 1..2147483647, got ${opts.attemptTimeoutMs}`,
+      );
+    }
+    if (!(opts.streamAboveMaxTokens >= 0)) {
+      throw new RangeError(
+        `anthropic backend: streamAboveMaxTokens must be >= 0, got ${opts.streamAboveMaxTokens}`,
+      );
+    }
+    const { origin, path } = messagesUrl(opts.baseUrl);
+    this.name = opts.name;
+    this.path = path;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs;
+    this.streamAbove = opts.streamAboveMaxTokens;
+    this.baseHeaders = {};
+    for (const [rawName, value] of Object.entries(opts.headers ?? {})) {
+      const name = rawName.toLowerCase();
+      if (!HEADER_NAME.test(name) || RESERVED_HEADERS.has(name)) {
+        throw new RangeError(`anthropic backend: header "${rawName.slice(0, 60)}" cannot be configured`);
+      }
+      if (!HEADER_VALUE.test(value)) {
+        throw new RangeError(`anthropic backend: header "${rawName.slice(0, 60)}" has an invalid value`);
+      }
+      this.baseHeaders[name] = value;
+    }
+    if (opts.apiKey !== undefined) {
+      if (!HEADER_VALUE.test(opts.apiKey))
+        throw new RangeError('anthropic backend: apiKey has an invalid value');
+      this.baseHeaders['x-api-key'] = opts.apiKey;
+    }
+    this.baseHeaders['content-type'] = 'application/json';
+    this.pool = new Pool(origin, {
+      connections: opts.maxConnections,
+      // The attempt deadline is the only clock: undici's 300 s defaults would cut long non-streamed generations.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  async send(req: BackendRequest): Promise<BackendOutcome> {
+    req.signal.throwIfAborted();
+    const started = performance.now();
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort(req.signal.reason);
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort(new Error('attempt deadline'));
+    }, this.attemptTimeoutMs);
+    try {
+      return await this.call(req, ac.signal, started);
+    } catch (err) {
+      if (req.signal.aborted) throw req.signal.reason;
+      const latencyMs = performance.now() - started;
+      if (timedOut) {
+        return {
+          type: 'errored',
+          error: {
+            type: 'timeout_error',
+            message: `Upstream ${this.name} did not answer within ${this.attemptTimeoutMs} ms`,
+          },
+          retryable: true,
+          upstream: { status: 'timeout', latencyMs },
+        };
+      }
+      const code = isObj(err) && typeof err.code === 'string' ? ` (${err.code.slice(0, 40)})` : '';
+      return {
+        type: 'errored',
+        // The code only: a message could carry the upstream's address.
+        error: { type: 'api_error', message: `Upstream ${this.name}: connection failed${code}` },
+        retryable: true,
+        upstream: { status: 'network', latencyMs },
+      };
+    } finally {
+      clearTimeout(timer);
+      req.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private headersFor(req: BackendRequest): Record<string, string> {
+    const h: Record<string, string> = { ...this.baseHeaders, 'anthropic-version': req.apiVersion };
+    if (req.betas.length > 0) h['anthropic-beta'] = req.betas.join(',');
+    return h;
+  }
+
+  private async call(req: BackendRequest, signal: AbortSignal, started: number): Promise<BackendOutcome> {
+    const maxTokens = req.params.max_tokens;
+    const stream = typeof maxTokens === 'number' && maxTokens > this.streamAbove;
+    const res = await this.pool.request({
+      path: this.path,
+      method: 'POST',
+      headers: this.headersFor(req),
+      body: stream ? withStream(req.rawParams, req.params) : req.rawParams,
+      signal,
+    });
+    const status = res.statusCode;
+    const headers = res.headers as HeaderBag;
+    const report = (usage?: Usage): UpstreamReport => {
+      const r: UpstreamReport = { status, headers, latencyMs: performance.now() - started };
+      if (usage !== undefined) r.usage = usage;
+      return r;
+    };
+
+    if (status < 200 || status >= 300) {
+      const body = parseJson(await readAll(res.body, MAX_ERROR_BODY_BYTES));
+      const envelope = envelopeError(body);
+      const shouldRetry = header(headers, 'x-should-retry');
+      const outcome: BackendOutcome = {
+        type: 'errored',
+        error: {
+          type: isErrorType(envelope?.type) ? envelope.type : errorTypeForStatus(status),
+          message: errorMessageOf(body) ?? `Upstream ${this.name} returned HTTP ${status}`,
+        },
+        // The SDKs let the server overrule the status-based decision.
+        retryable:
+          shouldRetry === 'true' ? true : shouldRetry === 'false' ? false : isRetryableStatus(status),
+        upstream: report(),
+      };
+      const wait = retryAfterMs(headers, Date.now());
+      if (wait !== undefined) outcome.retryAfterMs = wait;
+      return outcome;
+    }
+
+    if (header(headers, 'content-type')?.startsWith('text/event-stream')) {
+      return this.fromStream(res.body, report);
+    }
+    const bytes = await readAll(res.body, MAX_MESSAGE_BYTES);
+    if (bytes === null) return this.tooLarge(report());
+    const message = parseJson(bytes);
+    if (!isObj(message) || message.type !== 'message') {
+      return this.notAMessage(report());
+    }
+    return { type: 'succeeded', message, upstream: report(usageOf(message)) };
+  }
+
+  private async fromStream(
+    body: BodyReadable,
+    report: (usage?: Usage) => UpstreamReport,
+  ): Promise<BackendOutcome> {
+    const parser = new SseParser();
+    const acc = new MessageAccumulator();
+    let size = 0;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_MESSAGE_BYTES) return this.tooLarge(report());
+        for (const event of parser.push(chunk)) acc.push(event);
+        // Leaving the loop closes the connection, so a server that lingers after message_stop cannot stall us.
+        if (acc.done) break;
+      }
+      if (!acc.done) for (const event of parser.end()) acc.push(event);
+    } catch (err) {
+      // Parse failures are the upstream's fault and worth another try; read failures go to send()'s handling.
+      if (err instanceof StreamProtocolError || err instanceof SseTooLargeError) {
+        return this.notAMessage(report());
+      }
+      throw err;
+    }
+    const result = acc.result();
+    if (result.type === 'message') {
+      return { type: 'succeeded', message: result.message, upstream: report(usageOf(result.message)) };
+    }
+    if (result.type === 'error') {
+      const type = isErrorType(result.error.type) ? result.error.type : 'api_error';
+      return {
+        type: 'errored',
+        error: { type, message: result.error.message || `Upstream ${this.name} stream error` },
+        retryable: RETRYABLE_TYPES.has(type),
+        upstream: report(),
+      };
+    }
+    // Ended before message_stop: a dropped connection, whatever the transport said.
+    return {
+      type: 'errored',
+      error: { type: 'api_error', message: `Upstream ${this.name}: stream ended before message_stop` },
+      retryable: true,
+      upstream: { ...report(), status: 'network' },
+    };
+  }
+
+  private notAMessage(upstream: UpstreamReport): BackendOutcome {
+    return {
+      type: 'errored',
+      error: { type: 'api_error', message: `Upstream ${this.name} answered without a valid Message` },
+      retryable: true,
+      upstream,
+    };
+  }
+
+  private tooLarge(upstream: UpstreamReport): BackendOutcome {
+    return {
+      type: 'errored',
+      error: {
+        type: 'api_error',
+        message: `Upstream ${this.name} answer exceeds ${MAX_MESSAGE_BYTES} bytes`,
+      },
+      retryable: false,
+      upstream,
+    };
+  }
+}
