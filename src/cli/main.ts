@@ -1,12 +1,14 @@
 import { Command } from 'commander';
 import { keysCommand } from './keys-command.ts';
+import { mockUpstreamCommand } from './mock-upstream-command.ts';
 import { serveCommand } from './serve-command.ts';
 
 const program = new Command('barge')
   .description('Barge: a self-hosted Message Batches API')
   .showHelpAfterError()
   .addCommand(serveCommand())
-  .addCommand(keysCommand());
+  .addCommand(keysCommand())
+  .addCommand(mockUpstreamCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One clear line, no stack trace.
