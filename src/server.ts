@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
-import { singleBackendRoutes } from './backends/backend-routes.ts';
+import { type BackendRoutes, singleBackendRoutes } from './backends/backend-routes.ts';
 import { MockBackend } from './backends/mock/mock-backend.ts';
 import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
@@ -31,6 +31,8 @@ export interface RunningServer {
 export interface ServerOverrides {
   clock?: Clock;
   backend?: ModelBackend;
+  /** Backends and routes built by the caller (tests); otherwise from `--config`, or the mock model. */
+  routes?: BackendRoutes;
   logger?: Logger;
   /** Tests may lower the body limit to exercise 413 without sending 256 MB. */
   maxBodyBytes?: number;
@@ -54,13 +56,15 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
   // The built-in model needs no slow start; its injected faults end as errored results (one attempt), so demos
   // show every result type.
-  const routes = singleBackendRoutes({
-    name: backend.name,
-    backend,
-    laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
-    maxConcurrency: config.concurrency,
-    maxAttempts: 1,
-  });
+  const routes =
+    over.routes ??
+    singleBackendRoutes({
+      name: backend.name,
+      backend,
+      laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
+      maxConcurrency: config.concurrency,
+      maxAttempts: 1,
+    });
   const onError = (err: unknown) => logger.error({ err }, 'background task failed');
   const worker = new Worker({
     store,
@@ -116,7 +120,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
         const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
         await httpClosed;
         clearTimeout(force);
-        await backend.close?.();
+        for (const r of routes.all()) await r.backend.close?.();
         await store.close();
         unlock();
       })();

@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.ts';
 import { AdaptiveConcurrency } from './adaptive-concurrency.ts';
 import type { BucketSnapshot, Budget } from './budget.ts';
 import { LatencyWindow } from './latency-window.ts';
-import { backoffMs, exhaustedResetAt, overloadPauseMs } from './pause-policy.ts';
+import { backoffMs, exhaustedResetAt } from './pause-policy.ts';
 import { type BudgetReading, parseRateLimitHeaders, type RateLimitReadings } from './rate-limit-headers.ts';
 import { SlidingWindowLog } from './sliding-window.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -332,9 +332,12 @@ export class LaneLimiter {
         break;
       }
       case 'overloaded': {
+        // A 529 is load across all users, not this lane's budget: shrink the window and let the request's own
+        // backoff retry it; a whole-lane pause per 529 would stall a busy lane on a few percent of overloads.
+        // Only an explicit wait hint pauses the lane.
         this.concurrency.onDrop();
         const retryAfter = validRetryAfter(outcome.retryAfterMs);
-        this.pauseUntil(now + (retryAfter ?? overloadPauseMs(this.random)), 'overloaded');
+        if (retryAfter !== undefined) this.pauseUntil(now + retryAfter, 'overloaded');
         break;
       }
       case 'timeout':

@@ -2,7 +2,6 @@ import type { RateLimitReadings } from './rate-limit-headers.ts';
 
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_CAP_MS = 60_000;
-const OVERLOAD_PAUSE_MS = 1000;
 
 /**
  * The latest reset among the budgets a response reports as exhausted (remaining 0), when it is in the future:
@@ -21,9 +20,4 @@ export function exhaustedResetAt(readings: RateLimitReadings, now: number): numb
 export function backoffMs(attempt: number, random: () => number): number {
   const base = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
   return base * (1 - 0.25 * random());
-}
-
-/** A short pause after a 529: about a second, spread so that lanes in many processes do not return in step. */
-export function overloadPauseMs(random: () => number): number {
-  return OVERLOAD_PAUSE_MS * (0.75 + 0.5 * random());
 }

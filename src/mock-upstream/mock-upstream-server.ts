@@ -119,8 +119,8 @@ function validate(o: MockUpstreamOptions): void {
     sum += v;
   }
   if (sum > 1 + 1e-9) throw new RangeError(`the fault rates add up to ${sum}, more than 1`);
-  if (!(Number.isSafeInteger(o.retryAfterSeconds) && o.retryAfterSeconds >= 0)) {
-    throw new RangeError(`retryAfterSeconds must be a whole number >= 0, got ${o.retryAfterSeconds}`);
+  if (!(Number.isFinite(o.retryAfterSeconds) && o.retryAfterSeconds >= 0 && o.retryAfterSeconds <= 86_400)) {
+    throw new RangeError(`retryAfterSeconds must be between 0 and 86400, got ${o.retryAfterSeconds}`);
   }
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) {
     throw new RangeError(`seed must be a whole number >= 0, got ${o.seed}`);
@@ -550,7 +550,18 @@ function sendJson(res: ServerResponse, status: number, headers: Record<string, s
 }
 
 /** Starts the mock upstream and resolves once it listens. */
+/** The largest `max_tokens` the mock model accepts, like a real model's output limit. */
+export const MAX_OUTPUT_TOKENS = 128_000;
+
 export async function startMockUpstream(o: MockUpstreamOptions): Promise<MockUpstream> {
+  // `retry-after` is whole seconds on the wire; a fractional wait is also sent as `retry-after-ms`, which the
+  // official SDKs (and Barge) read first, so load tests can use short pauses.
+  const injectedRetryAfter: Record<string, string> = Number.isInteger(o.retryAfterSeconds)
+    ? { 'retry-after': String(o.retryAfterSeconds) }
+    : {
+        'retry-after': String(Math.ceil(o.retryAfterSeconds)),
+        'retry-after-ms': String(Math.round(o.retryAfterSeconds * 1000)),
+      };
   validate(o);
   const clock = o.clock ?? systemClock;
   const wire = o.protocol === 'openai' ? openAiWire : anthropicWire;
@@ -661,14 +672,20 @@ export async function startMockUpstream(o: MockUpstreamOptions): Promise<MockUps
       fail(res, requestId, 'invalid', prepared.message);
       return;
     }
+    // A limit real models have, so clients can see a final upstream error that passes their own validation.
+    const maxTokens = prepared.params.max_tokens;
+    if (typeof maxTokens === 'number' && maxTokens > MAX_OUTPUT_TOKENS) {
+      const model = String(prepared.params.model);
+      const msg = `max_tokens: ${maxTokens} > ${MAX_OUTPUT_TOKENS}, which is the maximum allowed number of output tokens for ${model}`;
+      fail(res, requestId, 'invalid', msg);
+      return;
+    }
 
     // Injected faults come before the budget and are answered at once, as an overloaded upstream's are.
     switch (drawFault()) {
       case 'injected429':
         book.faults.injected429++;
-        fail(res, requestId, 'rate_limit', 'Mock upstream: injected rate limit error', {
-          'retry-after': String(o.retryAfterSeconds),
-        });
+        fail(res, requestId, 'rate_limit', 'Mock upstream: injected rate limit error', injectedRetryAfter);
         return;
       case 'overloaded':
         book.faults.overloaded++;
