@@ -93,6 +93,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     auth: config.auth,
     publicUrl: config.publicUrl,
     batchTtlMs: config.batchTtlMs,
+    lanes: () => worker.laneStatus(),
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });

@@ -14,9 +14,11 @@ import type { Notifier } from '../queue/notifier.ts';
 import type { Store } from '../store/store.ts';
 import { errorEnvelope } from '../wire/error-envelope.ts';
 import { isApiVersion } from '../wire/headers.ts';
+import type { LaneStatus } from '../worker/worker.ts';
 import { errorHandler } from './error-handler.ts';
 import { batchRoutes } from './routes/batch-routes.ts';
 import { createBatchRoute } from './routes/create-batch.ts';
+import { lanesRoute } from './routes/lanes.ts';
 import { resultsRoute } from './routes/results.ts';
 
 declare module 'fastify' {
@@ -34,6 +36,8 @@ export interface ApiDeps {
   publicUrl: string | null;
   batchTtlMs: number;
   maxBodyBytes?: number;
+  /** The worker's lanes, when this process runs one. */
+  lanes?: () => LaneStatus[];
 }
 
 /** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
@@ -105,6 +109,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.register(createBatchRoute(deps));
   app.register(batchRoutes(deps));
   app.register(resultsRoute(deps));
+  app.register(lanesRoute(deps));
   return app;
 }
 

@@ -9,6 +9,7 @@ import {
   type LaneSnapshot,
   type Permit,
 } from '../dispatch/lane-limiter.ts';
+import { LatencyHistogram, type LatencySummary } from '../dispatch/latency-histogram.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Notifier } from '../queue/notifier.ts';
 import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
@@ -57,6 +58,8 @@ class Lane {
   private queue: Job[] = [];
   private head = 0;
   readonly limiter: LaneLimiter;
+  /** Every call's duration as this worker saw it (backend code included), for reports and the benchmark. */
+  readonly calls = new LatencyHistogram();
 
   constructor(
     readonly key: string,
@@ -99,6 +102,8 @@ export interface LaneStatus extends LaneSnapshot {
   backend: string;
   model: string;
   waiting: number;
+  /** Durations of every finished call since start. */
+  calls: LatencySummary | null;
 }
 
 /**
@@ -191,6 +196,7 @@ export class Worker {
       backend: l.target.name,
       model: l.model,
       waiting: l.waiting,
+      calls: l.calls.summary(),
     }));
   }
 
@@ -382,6 +388,7 @@ export class Worker {
       const message = `backend ${lane.target.name} failed: ${result.message}`;
       this.finalize(item, 'errored', erroredLine(item.customId, 'api_error', message));
     } else {
+      lane.calls.add(latencyMs);
       const pausedBefore = lane.limiter.pausedUntil;
       permit.release(laneOutcome(result, latencyMs));
       this.record(item, lane, result, pausedBefore);

@@ -10,6 +10,7 @@ import {
   type MockUpstream,
   startMockUpstream,
 } from '../../src/mock-upstream/mock-upstream-server.ts';
+import type { LaneStatus } from '../../src/worker/worker.ts';
 import { pollUntil } from '../helpers/barge-process.ts';
 import { testServer } from '../helpers/test-server.ts';
 
@@ -109,6 +110,23 @@ for (const protocol of ['anthropic', 'openai'] as const) {
       assert.ok(stats.faults.injected429 > 0 && stats.faults.overloaded > 0 && stats.faults.apiError > 0);
       assert.ok(stats.faults.hang > 0, 'some calls hung and were timed out');
       assert.equal(stats.distinctBodies, REQUESTS);
+
+      // The lane's dispatch figures, as the extension endpoint reports them.
+      const res = await fetch(`${server.url}/barge/v1/lanes`, { headers: { 'x-api-key': 'k' } });
+      assert.equal(res.status, 200);
+      const { data } = (await res.json()) as { data: LaneStatus[] };
+      assert.equal(data.length, 1);
+      const lane = data[0]!;
+      assert.equal(lane.lane, 'up:local-model');
+      assert.equal(lane.inFlight, 0);
+      assert.equal(lane.waiting, 0);
+      assert.ok(lane.counts.rate_limited > 0 && lane.counts.overloaded > 0 && lane.counts.timeout > 0);
+      assert.equal(lane.counts.success, REQUESTS - 1);
+      assert.ok(
+        lane.calls !== null && lane.calls.count >= stats.requests - stats.faults.hang,
+        'every answered call was timed',
+      );
+      assert.ok(lane.limit >= 1 && lane.limit <= BACKEND_MAX_CONCURRENCY);
     });
   });
 }

@@ -536,3 +536,25 @@ describe('LaneLimiter: permits, snapshot and validation', () => {
     assert.equal(lane.inFlight, 0);
   });
 });
+
+describe('LatencyHistogram', () => {
+  it('gives quantiles within 2% over a whole run, and the exact maximum', async () => {
+    const { LatencyHistogram } = await import('../../src/dispatch/latency-histogram.ts');
+    const h = new LatencyHistogram();
+    assert.equal(h.summary(), null);
+    for (let i = 1; i <= 1000; i++) h.add(i / 10); // 0.1 .. 100 ms
+    const s = h.summary()!;
+    assert.equal(s.count, 1000);
+    assert.equal(s.max, 100);
+    for (const [got, want] of [
+      [s.p50, 50],
+      [s.p90, 90],
+      [s.p99, 99],
+    ] as const) {
+      assert.ok(got >= want && got <= want * 1.02, `${got} within 2% above ${want}`);
+    }
+    h.add(-1);
+    h.add(Number.NaN);
+    assert.equal(h.summary()!.count, 1000, 'nonsense samples are ignored');
+  });
+});
