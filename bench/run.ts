@@ -41,6 +41,7 @@ import {
   retrieveBatch,
 } from './client.ts';
 import { formatBusy, formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
+import { dispatchRows, runDispatchBench } from './dispatch.ts';
 import type { PhaseSamples, ProberCommand, ProberReply } from './latency-prober.ts';
 import { machineCpuMs, procCpuMs, ServerProcess } from './server-process.ts';
 import {
@@ -72,6 +73,8 @@ const { values: opts } = parseArgs({
     'processing-timeout': { type: 'string', default: '120' },
     'cpu-prof': { type: 'string' },
     'keep-temp': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'dispatch-requests': { type: 'string', default: '100000' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -84,7 +87,9 @@ if (opts.help) {
   --idle-seconds S        how long to probe the idle server for the latency baseline (default 3)
   --processing-timeout S  give up waiting for a batch to end after S seconds (default 120)
   --cpu-prof DIR          write the server's V8 CPU profile(s) into DIR (node --cpu-prof)
-  --keep-temp             keep the temp dir (body file, databases) for inspection`);
+  --keep-temp             keep the temp dir (body file, databases) for inspection
+  --only core|dispatch    run only the core figures (1-4) or only the backends' dispatch figures (5-6)
+  --dispatch-requests N   requests in the dispatch batch (default 100000)`);
   process.exit(0);
 }
 
@@ -783,8 +788,23 @@ function report(r: Results): void {
 
 const t0 = performance.now();
 try {
-  const results = await run();
-  report(results);
+  if (opts.only !== 'dispatch') report(await run());
+  if (opts.only !== 'core') {
+    const d = await runDispatchBench({
+      tmp,
+      requests: Number(opts['dispatch-requests']),
+      concurrency: CONCURRENCY,
+      log,
+    });
+    console.log('');
+    console.log(
+      `Backends: dispatch to an instant loopback upstream (anthropic protocol), concurrency ${CONCURRENCY}`,
+    );
+    console.log('');
+    console.log(
+      markdownTable(['Figure', 'Barge', 'Baseline (same run)', 'Target', 'Result'], dispatchRows(d)),
+    );
+  }
   log(`done in ${fmtS(performance.now() - t0)}`);
 } catch (err) {
   console.error('[bench] failed:', err);

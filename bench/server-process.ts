@@ -15,6 +15,8 @@ export interface ServerOptions {
   nodeArgs?: string[];
   /** Extra environment variables for the server process. */
   env?: Record<string, string>;
+  /** Extra `barge serve` arguments (e.g. `--config FILE`). */
+  args?: string[];
 }
 
 /** A free TCP port on 127.0.0.1 (bound to port 0, then released). */
@@ -125,6 +127,7 @@ export class ServerProcess {
       'warn',
       '--concurrency',
       String(opts.concurrency),
+      ...(opts.args ?? []),
     ];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.ts';
 import { type BackendRoutes, singleBackendRoutes } from './backends/backend-routes.ts';
+import { buildBackendRoutes } from './backends/build-backend-routes.ts';
 import { MockBackend } from './backends/mock/mock-backend.ts';
 import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
@@ -11,6 +12,7 @@ import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
 import { LocalNotifier } from './queue/notifier.ts';
 import { Sweeper } from './queue/sweeper.ts';
+import { loadRoutingConfig } from './routing/load-routing-config.ts';
 import { lockDataDir } from './store/sqlite/data-dir-lock.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -42,29 +44,37 @@ export interface ServerOverrides {
   startSweeper?: boolean;
 }
 
+/** The backends and routes: injected, from `--config`, or every model to the built-in mock. */
+function routesFor(config: ServeConfig, over: ServerOverrides): BackendRoutes {
+  if (over.routes) return over.routes;
+  if (config.configFile && !over.backend) {
+    return buildBackendRoutes(loadRoutingConfig(config.configFile, process.env), config);
+  }
+  const backend =
+    over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
+  // The built-in model needs no slow start; its injected faults end as errored results (one attempt), so demos
+  // show every result type.
+  return singleBackendRoutes({
+    name: backend.name,
+    backend,
+    laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
+    maxConcurrency: config.concurrency,
+    maxAttempts: 1,
+  });
+}
+
 /** Starts the API server with an in-process worker and sweeper on the embedded SQLite store. */
 export async function startServer(config: ServeConfig, over: ServerOverrides = {}): Promise<RunningServer> {
   const logger = over.logger ?? createLogger(config.logLevel);
   const clock = over.clock ?? systemClock;
+  // Before anything is opened: a bad config file stops the start with its message and leaves nothing behind.
+  const routes = routesFor(config, over);
   const unlock = lockDataDir(config.dataDir);
   const store = new SqliteStore(SqliteStore.fileIn(config.dataDir), { spool: true });
   const recovered = await store.recover();
   if (recovered.requeued || recovered.droppedUploads)
     logger.info(recovered, 'recovered after an unclean stop');
   const notifier = new LocalNotifier();
-  const backend =
-    over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
-  // The built-in model needs no slow start; its injected faults end as errored results (one attempt), so demos
-  // show every result type.
-  const routes =
-    over.routes ??
-    singleBackendRoutes({
-      name: backend.name,
-      backend,
-      laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
-      maxConcurrency: config.concurrency,
-      maxAttempts: 1,
-    });
   const onError = (err: unknown) => logger.error({ err }, 'background task failed');
   const worker = new Worker({
     store,

@@ -5,7 +5,6 @@ import type { BackendOutcome, BackendRequest } from '../backends/model-backend.t
 import {
   type AcquireRequest,
   LaneLimiter,
-  type LaneOutcome,
   type LaneSnapshot,
   type Permit,
 } from '../dispatch/lane-limiter.ts';

@@ -1,0 +1,221 @@
+// The backends issue's targets: Barge dispatching a 100,000-request batch to an upstream that answers at once
+// (`barge mock-upstream --latency 0ms`, its own process), against a bare undici loop at the same concurrency
+// calling that upstream directly, in the same run.
+//
+//   - Added latency per request: p50 and p99 of each upstream call as Barge's worker timed it (backend code
+//     included), minus the same of the direct loop.
+//   - Dispatch rate: requests/s from the create response to `ended` (results durably written), against the direct
+//     loop's requests/s.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool, request } from 'undici';
+import { API_HEADERS, type MessageBatch, retrieveBatch } from './client.ts';
+import { freePort, ServerProcess } from './server-process.ts';
+import { fmtInt, fmtMs, fmtRate, fmtS, percentile } from './stats.ts';
+
+const BIN = fileURLToPath(new URL('../bin/barge.js', import.meta.url));
+
+export const TARGET_ADDED_P50_MS = 0.5;
+export const TARGET_ADDED_P99_MS = 2;
+export const TARGET_RATE_SHARE = 0.8;
+
+export interface DispatchResults {
+  requests: number;
+  concurrency: number;
+  direct: { requests: number; ms: number; p50: number; p99: number };
+  barge: { ms: number; p50: number; p99: number; calls: number };
+}
+
+/** One small request's params; `i` makes each body distinct. */
+function params(i: number): Record<string, unknown> {
+  return {
+    model: 'bench-local',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: `Say something short about the number ${i}.` }],
+  };
+}
+
+async function startUpstream(log: (m: string) => void): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [BIN, 'mock-upstream', '--port', String(port), '--protocol', 'anthropic', '--latency', '0ms'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await request(`${url}/_mock/stats`);
+      await res.body.dump();
+      if (res.statusCode === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('mock upstream did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log(`mock upstream (anthropic protocol, 0 ms) at ${url}, pid ${child.pid}`);
+  return { url, child };
+}
+
+/** The baseline: `concurrency` loops each sending the next request as soon as the last one answered. */
+async function directLoop(url: string, concurrency: number, n: number) {
+  const pool = new Pool(url, { connections: concurrency });
+  const latencies = new Float64Array(n);
+  let next = 0;
+  const body = (i: number) => JSON.stringify(params(i));
+  // Warm the connections first.
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      const res = await pool.request({ path: '/v1/messages', method: 'POST', headers: hdr(), body: body(i) });
+      await res.body.json();
+    }),
+  );
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const s = performance.now();
+        const res = await pool.request({
+          path: '/v1/messages',
+          method: 'POST',
+          headers: hdr(),
+          body: body(i),
+        });
+        const msg = (await res.body.json()) as { type?: string };
+        latencies[i] = performance.now() - s;
+        if (res.statusCode !== 200 || msg.type !== 'message')
+          throw new Error(`direct call: HTTP ${res.statusCode}`);
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  await pool.close();
+  const all = Array.from(latencies);
+  return { requests: n, ms, p50: percentile(all, 50), p99: percentile(all, 99) };
+}
+
+function hdr(): Record<string, string> {
+  return { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+}
+
+/** Runs the dispatch benchmark; `tmp` is a scratch directory. */
+export async function runDispatchBench(opts: {
+  tmp: string;
+  requests: number;
+  concurrency: number;
+  log: (m: string) => void;
+}): Promise<DispatchResults> {
+  const { tmp, requests, concurrency, log } = opts;
+  const upstream = await startUpstream(log);
+  let server: ServerProcess | null = null;
+  try {
+    const direct = await directLoop(upstream.url, concurrency, Math.min(requests, 50_000));
+    log(
+      `direct undici loop: ${fmtInt(direct.requests)} calls at concurrency ${concurrency} in ${fmtS(direct.ms)} ` +
+        `(${fmtRate(direct.requests, direct.ms)}), p50 ${fmtMs(direct.p50)}, p99 ${fmtMs(direct.p99)}`,
+    );
+
+    const config = join(tmp, 'dispatch-config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        backends: {
+          upstream: {
+            type: 'anthropic',
+            base_url: upstream.url,
+            max_concurrency: concurrency,
+            adaptive: 'rate',
+          },
+        },
+        routes: [{ model: '*', backend: 'upstream' }],
+      }),
+    );
+    server = await ServerProcess.start({
+      dataDir: join(tmp, 'dispatch-data'),
+      concurrency,
+      args: ['--config', config],
+    });
+    const body = JSON.stringify({
+      requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
+    });
+    const res = await request(`${server.url}/v1/messages/batches`, {
+      method: 'POST',
+      headers: { ...API_HEADERS, 'content-type': 'application/json' },
+      body,
+      headersTimeout: 300_000,
+      bodyTimeout: 300_000,
+    });
+    const created = (await res.body.json()) as MessageBatch;
+    if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
+    const t0 = performance.now();
+    let batch = created;
+    while (batch.processing_status !== 'ended') {
+      await new Promise((r) => setTimeout(r, 20));
+      batch = await retrieveBatch(server.url, created.id);
+      if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
+    }
+    const ms = performance.now() - t0;
+    if (batch.request_counts.succeeded !== requests) {
+      throw new Error(
+        `dispatch: expected ${requests} succeeded, got ${JSON.stringify(batch.request_counts)}`,
+      );
+    }
+    const lanesRes = await request(`${server.url}/barge/v1/lanes`, { headers: API_HEADERS });
+    const lanes = (await lanesRes.body.json()) as {
+      data: Array<{ calls: { count: number; p50: number; p99: number } | null }>;
+    };
+    const calls = lanes.data[0]?.calls;
+    if (!calls) throw new Error('dispatch: no lane figures');
+    log(
+      `barge: ${fmtInt(requests)} requests create → ended in ${fmtS(ms)} (${fmtRate(requests, ms)}); upstream calls ` +
+        `as the worker timed them: p50 ${fmtMs(calls.p50)}, p99 ${fmtMs(calls.p99)} (n=${fmtInt(calls.count)})`,
+    );
+    return {
+      requests,
+      concurrency,
+      direct,
+      barge: { ms, p50: calls.p50, p99: calls.p99, calls: calls.count },
+    };
+  } finally {
+    await server?.stop();
+    upstream.child.kill('SIGTERM');
+  }
+}
+
+/** Table rows for the report: [figure, Barge, baseline, target, result]. */
+export function dispatchRows(r: DispatchResults): string[][] {
+  const addedP50 = r.barge.p50 - r.direct.p50;
+  const addedP99 = r.barge.p99 - r.direct.p99;
+  const bargeRate = (r.requests / r.barge.ms) * 1000;
+  const directRate = (r.direct.requests / r.direct.ms) * 1000;
+  const share = bargeRate / directRate;
+  const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  return [
+    [
+      '5. Added latency per request (p50)',
+      `${fmtMs(addedP50)} (calls p50 ${fmtMs(r.barge.p50)})`,
+      `direct undici loop p50 ${fmtMs(r.direct.p50)} at concurrency ${r.concurrency}`,
+      `≤ ${fmtMs(TARGET_ADDED_P50_MS)}`,
+      pass(addedP50 <= TARGET_ADDED_P50_MS),
+    ],
+    [
+      '5. Added latency per request (p99)',
+      `${fmtMs(addedP99)} (calls p99 ${fmtMs(r.barge.p99)})`,
+      `direct undici loop p99 ${fmtMs(r.direct.p99)}`,
+      `≤ ${fmtMs(TARGET_ADDED_P99_MS)}`,
+      pass(addedP99 <= TARGET_ADDED_P99_MS),
+    ],
+    [
+      '6. Dispatch rate, instant upstream',
+      `${fmtRate(r.requests, r.barge.ms)} (${fmtInt(r.requests)} in ${fmtS(r.barge.ms)}, ${(share * 100).toFixed(0)}%)`,
+      `direct undici loop ${fmtRate(r.direct.requests, r.direct.ms)}`,
+      `≥ ${(TARGET_RATE_SHARE * 100).toFixed(0)}% of baseline`,
+      pass(share >= TARGET_RATE_SHARE),
+    ],
+  ];
+}
