@@ -190,15 +190,11 @@ const envNameSchema = z.string().regex(ENV_NAME, {
     'not the key itself',
 });
 
-// `__proto__` is a valid name by the patterns but would not survive as an own key of a parsed object.
-const notProto = (n: string): boolean => n !== '__proto__';
-
 const headersSchema = z
   .record(
     z
       .string()
       .regex(HEADER_NAME, { error: 'invalid header name' })
-      .refine(notProto, { error: 'invalid header name' })
       .refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()), {
         error: 'this header is set by the HTTP client and cannot be configured',
       }),
@@ -209,14 +205,16 @@ const headersSchema = z
   )
   .refine((h) => Object.keys(h).length <= MAX_HEADERS, { error: `at most ${MAX_HEADERS} headers` });
 
-const perMinuteSchema = z.int().min(1).max(1e12);
+// zod reports a non-number given for an integer as "expected number"; this message keeps "integer".
+const INT = { error: 'expected an integer' };
+const perMinuteSchema = z.int(INT).min(1).max(1e12);
 
 const limitsShape = {
-  max_concurrency: z.int().min(1).max(10_000).optional(),
+  max_concurrency: z.int(INT).min(1).max(10_000).optional(),
   requests_per_minute: perMinuteSchema.optional(),
   input_tokens_per_minute: perMinuteSchema.optional(),
   output_tokens_per_minute: perMinuteSchema.optional(),
-  max_attempts: z.int().min(1).max(100).optional(),
+  max_attempts: z.int(INT).min(1).max(100).optional(),
   attempt_timeout: attemptTimeoutSchema.optional(),
   adaptive: z.enum(['rate', 'latency']).optional(),
 };
@@ -231,7 +229,7 @@ const AnthropicBackendSchema = z.strictObject({
   type: z.literal('anthropic'),
   ...limitsShape,
   ...upstreamShape,
-  stream_above_max_tokens: z.int().min(0).max(10_000_000).optional(),
+  stream_above_max_tokens: z.int(INT).min(0).max(10_000_000).optional(),
 });
 
 const OpenAIBackendSchema = z.strictObject({ type: z.literal('openai'), ...limitsShape, ...upstreamShape });
@@ -269,18 +267,17 @@ const globSchema = z
 const RouteSchema = z.strictObject({ model: globSchema, backend: z.string().max(64) });
 
 function unknownBackend(name: string, defined: string[]): string {
-  return `unknown backend ${describeValue(name)}; defined backends: ${defined.join(', ')}`;
+  const list = defined.length > 0 ? `defined backends: ${defined.join(', ')}` : 'no backends are defined';
+  return `unknown backend ${describeValue(name)}; ${list}`;
 }
 
 /** The file as written (snake_case), durations already in milliseconds. */
 export const RoutingFileSchema = z
   .strictObject({
+    // zod drops a `__proto__` key from records, so such a backend is never defined (and routes to it fail).
     backends: z
       .record(
-        z
-          .string()
-          .regex(NAME, { error: 'invalid backend name: use 1 to 64 letters, digits, "_" or "-"' })
-          .refine(notProto, { error: 'invalid backend name' }),
+        z.string().regex(NAME, { error: 'invalid backend name: use 1 to 64 letters, digits, "_" or "-"' }),
         BackendSchema,
       )
       .refine((b) => Object.keys(b).length >= 1, { error: 'define at least one backend' })
@@ -488,10 +485,13 @@ export function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
   switch (issue.code) {
     case 'invalid_type': {
       if (issue.input === undefined) return [{ path, message: 'is required' }];
-      const expected = EXPECTED[issue.expected] ?? issue.expected;
       if (path.length === 0)
         return [{ path, message: `expected a mapping with backends and routes at the top level${got()}` }];
-      return [{ path, message: `expected ${expected}${got()}` }];
+      // A schema's own `error` text ("expected an integer") wins over zod's generic one.
+      const expected = issue.message.startsWith('expected ')
+        ? issue.message
+        : `expected ${EXPECTED[issue.expected] ?? issue.expected}`;
+      return [{ path, message: `${expected}${got()}` }];
     }
     case 'unrecognized_keys': {
       const known = knownKeysAt(path, issue.input);
