@@ -11,6 +11,11 @@ export interface RoutedBackend {
   maxConcurrency: number;
   /** Attempts per request before a transient failure becomes its result (429s do not count). */
   maxAttempts: number;
+  /**
+   * Unknown top-level params (new and beta parameters) are forwarded instead of refused: true for backends that
+   * pass the stored params through to a server that validates them itself.
+   */
+  passThroughUnknownParams?: boolean;
 }
 
 /** Which backend serves a model: the routing table, resolved. */

@@ -52,6 +52,7 @@ function routed(c: BackendConfig, serve: ServeConfig): RoutedBackend {
     },
     maxConcurrency: c.maxConcurrency,
     maxAttempts: c.maxAttempts,
+    passThroughUnknownParams: c.type === 'anthropic',
   };
 }
 

@@ -473,7 +473,7 @@ function isV2026OrLater(apiVersion: string): boolean {
   return DATE_VERSION.test(apiVersion) && apiVersion >= V2026;
 }
 
-function validate(params: unknown, apiVersion: string): Problem {
+function validate(params: unknown, apiVersion: string, passThroughUnknown: boolean): Problem {
   if (!isObj(params)) return 'params: Input should be a valid dictionary';
   const v2026 = isV2026OrLater(apiVersion);
   const p =
@@ -485,7 +485,7 @@ function validate(params: unknown, apiVersion: string): Problem {
   for (const key of Object.keys(params)) {
     if (CHECKED_KEYS.has(key) || PASS_THROUGH_KEYS.has(key)) continue;
     if (NOT_IN_BATCHES.has(key)) return `${key}: not supported in batch requests`;
-    return `${key}: Extra inputs are not permitted`;
+    if (!passThroughUnknown) return `${key}: Extra inputs are not permitted`;
   }
   if (v2026) {
     for (const key of ['temperature', 'top_p', 'top_k']) {
@@ -534,10 +534,16 @@ function validate(params: unknown, apiVersion: string): Problem {
 /**
  * Returns null when `params` is a valid Messages API create body for a batch request under `apiVersion`, else a
  * client-facing `<path>: <reason>` message (it becomes an `errored` result with `invalid_request_error`).
+ * `passThroughUnknown` lets unknown top-level keys through (new and beta parameters), for backends that forward the
+ * params as they came to a server that validates them itself.
  */
-export function validateMessageParams(params: unknown, apiVersion: string): string | null {
+export function validateMessageParams(
+  params: unknown,
+  apiVersion: string,
+  opts: { passThroughUnknown?: boolean } = {},
+): string | null {
   try {
-    return validate(params, apiVersion);
+    return validate(params, apiVersion, opts.passThroughUnknown === true);
   } catch {
     // Unreachable for JSON.parse output; a guard so one odd request can never take a worker down.
     return 'params: Input could not be validated';

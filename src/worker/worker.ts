@@ -15,7 +15,7 @@ import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
 import { parseBetas } from '../wire/headers.ts';
 import { erroredLine, succeededLine } from '../wire/result-line.ts';
 import { laneOutcome } from './lane-outcome.ts';
-import { prepareItem } from './prepare-item.ts';
+import { checkParams, parseParams } from './prepare-item.ts';
 import { decideRetry } from './retry-policy.ts';
 
 export interface WorkerOptions {
@@ -253,14 +253,16 @@ export class Worker {
 
   /** A claimed request: checked, routed to its lane, queued there. */
   private accept(item: ClaimedItem): void {
-    const prepared = prepareItem(item);
+    const raw = parseParams(item);
+    const named = (raw as { model?: unknown } | undefined)?.model;
+    const target = typeof named === 'string' && named !== '' ? this.o.routes.resolve(named) : null;
+    const prepared = checkParams(raw, item.apiVersion, target?.passThroughUnknownParams === true);
     if (!prepared.ok) {
       this.finalize(item, 'errored', erroredLine(item.customId, 'invalid_request_error', prepared.message));
       return;
     }
     const params = prepared.params;
     const model = params.model as string;
-    const target = this.o.routes.resolve(model);
     if (!target) {
       const message = `model: no backend is configured for model "${model}" (no route in the Barge configuration matches it)`;
       this.finalize(item, 'errored', erroredLine(item.customId, 'invalid_request_error', message));

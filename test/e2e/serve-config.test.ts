@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startMockUpstream } from '../../src/mock-upstream/mock-upstream-server.ts';
+import { bodyHash, startMockUpstream } from '../../src/mock-upstream/mock-upstream-server.ts';
 import { e2eDataDir, meaningfulStderrLines, runBarge, startBarge } from '../helpers/barge-process.ts';
 import { clientFor, waitEnded } from '../helpers/e2e-batches.ts';
 
@@ -52,6 +52,9 @@ test('serve --config routes models by glob to anthropic and openai upstreams, ke
       { custom_id: 'to-claude', params: ask('claude-sonnet-4-5') },
       { custom_id: 'to-llama', params: ask('llama3.1') },
       { custom_id: 'nowhere', params: ask('gpt-5') },
+      // A parameter Barge does not know: forwarded as it came to a /v1/messages upstream, refused for translation.
+      { custom_id: 'future-claude', params: { ...ask('claude-opus-5'), future_param: { level: 3 } } },
+      { custom_id: 'future-llama', params: { ...ask('llama3.1'), future_param: { level: 3 } } },
     ],
   });
   await waitEnded(client, batch.id, 30_000);
@@ -65,7 +68,12 @@ test('serve --config routes models by glob to anthropic and openai upstreams, ke
   assert.equal(out.get('nowhere')?.type, 'errored');
   assert.equal(out.get('nowhere')?.error.error.type, 'invalid_request_error');
   assert.match(out.get('nowhere')?.error.error.message, /"gpt-5"/);
-  assert.equal(claude.stats().byStatus['200'], 1, 'the claude-* request reached the anthropic upstream');
+  assert.equal(out.get('future-claude')?.type, 'succeeded');
+  const forwarded = JSON.stringify({ ...ask('claude-opus-5'), future_param: { level: 3 } });
+  assert.equal(claude.seenCounts().get(bodyHash(forwarded)), 1, 'the params bytes were forwarded unchanged');
+  assert.equal(out.get('future-llama')?.type, 'errored');
+  assert.equal(out.get('future-llama')?.error.error.message, 'future_param: Extra inputs are not permitted');
+  assert.equal(claude.stats().byStatus['200'], 2, 'the claude-* requests reached the anthropic upstream');
   assert.equal(local.stats().byStatus['200'], 1, 'the llama* request reached the openai upstream');
   assert.doesNotMatch(server.stderr() + JSON.stringify(server.logs), /sk-upstream/, 'keys are never logged');
 });

@@ -177,6 +177,24 @@ describe('validateMessageParams: top level', () => {
     }
   });
 
+  it('lets unknown keys through for pass-through backends, and still checks everything it knows', () => {
+    const base = { model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] };
+    const pass = { passThroughUnknown: true };
+    assert.equal(validateMessageParams({ ...base, future_param: { a: 1 } }, V1, pass), null);
+    assert.equal(
+      validateMessageParams({ ...base, future_param: 1, temperature: 7 }, V1, pass),
+      'temperature: Input should be less than or equal to 1',
+    );
+    assert.equal(
+      validateMessageParams({ ...base, stream: true }, V1, pass),
+      'stream: batch requests do not support streaming; omit stream or set it to false',
+    );
+    assert.equal(
+      validateMessageParams({ ...base, max_tokens: 0 }, V1, pass)?.startsWith('max_tokens:'),
+      true,
+    );
+  });
+
   it('rejects streaming and batch-unsupported features', () => {
     assert.equal(
       problem({ stream: true }),
