@@ -8,11 +8,12 @@
 //     loop's requests/s.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
 import { API_HEADERS, type MessageBatch, retrieveBatch } from './client.ts';
+import { formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
 import { freePort, ServerProcess } from './server-process.ts';
 import { fmtInt, fmtMs, fmtRate, fmtS, percentile } from './stats.ts';
 
@@ -109,8 +110,11 @@ export async function runDispatchBench(opts: {
   requests: number;
   concurrency: number;
   log: (m: string) => void;
+  /** Write the server's CPU profile here and print where its time went while dispatching. */
+  profDir?: string | null;
 }): Promise<DispatchResults> {
-  const { tmp, requests, concurrency, log } = opts;
+  const { tmp, requests, concurrency, log, profDir } = opts;
+  let window: Window | null = null;
   const upstream = await startUpstream(log);
   let server: ServerProcess | null = null;
   try {
@@ -139,6 +143,7 @@ export async function runDispatchBench(opts: {
       dataDir: join(tmp, 'dispatch-data'),
       concurrency,
       args: ['--config', config],
+      ...(profDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }),
     });
     const body = JSON.stringify({
       requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
@@ -153,6 +158,7 @@ export async function runDispatchBench(opts: {
     const created = (await res.body.json()) as MessageBatch;
     if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
     const t0 = performance.now();
+    const fromUs = monoUs();
     let batch = created;
     while (batch.processing_status !== 'ended') {
       await new Promise((r) => setTimeout(r, 20));
@@ -160,6 +166,7 @@ export async function runDispatchBench(opts: {
       if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
     }
     const ms = performance.now() - t0;
+    window = { name: 'dispatch (create response → ended)', fromUs, toUs: monoUs() };
     if (batch.request_counts.succeeded !== requests) {
       throw new Error(
         `dispatch: expected ${requests} succeeded, got ${JSON.stringify(batch.request_counts)}`,
@@ -184,6 +191,13 @@ export async function runDispatchBench(opts: {
   } finally {
     await server?.stop();
     upstream.child.kill('SIGTERM');
+    if (profDir && window) {
+      const main = readdirSync(profDir)
+        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${server?.pid}.0.`))
+        .map((f) => join(profDir, f))[0];
+      if (main)
+        for (const s of summarizeProfile(main, [window], 25)) log(`server CPU profile:\n${formatSummary(s)}`);
+    }
   }
 }
 

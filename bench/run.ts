@@ -795,6 +795,7 @@ try {
       requests: Number(opts['dispatch-requests']),
       concurrency: CONCURRENCY,
       log,
+      profDir: opts['cpu-prof'] ? resolve(opts['cpu-prof']) : null,
     });
     console.log('');
     console.log(

@@ -82,6 +82,8 @@ const DIMENSIONS: readonly Dimension[] = ['requests', 'inputTokens', 'outputToke
 
 /** Anthropic's acceleration limits punish sudden ramps: after this long with nothing in flight, slow-start again. */
 const IDLE_MS = 60_000;
+/** Pauses at least this long restart the concurrency window from its slow-start value. */
+const SLOW_START_AFTER_PAUSE_MS = 1000;
 /** No pause is longer than this, whatever a header or a broadcast says; a still-exhausted upstream re-pauses. */
 const MAX_PAUSE_MS = 3_600_000;
 /** What hasBudget checks each bucket against: one request of one token each way. */
@@ -293,10 +295,14 @@ export class LaneLimiter {
   private refresh(): number {
     const now = this.clock.now();
     if (this.pausedUntilMs !== 0 && now >= this.pausedUntilMs) {
-      this.pausedMsDone += this.pausedUntilMs - this.pauseStartedAt;
+      const pausedMs = this.pausedUntilMs - this.pauseStartedAt;
+      this.pausedMsDone += pausedMs;
       this.pausedUntilMs = 0;
       this.pauseReason = null;
-      this.concurrency.slowStart();
+      // After a real pause the upstream's acceleration limits call for a ramp; a blip of a few hundred ms (a
+      // retry-after-ms) already shrank the window multiplicatively, and resetting it each time would starve a
+      // busy lane.
+      if (pausedMs >= SLOW_START_AFTER_PAUSE_MS) this.concurrency.slowStart();
     }
     if (this.inFlightCount === 0 && now - this.lastActivityAt >= IDLE_MS) this.concurrency.slowStart();
     return now;

@@ -36,6 +36,8 @@ const OPENAI_DIMENSIONS = { requests: 'requests', tokens: 'tokens' } as const;
  */
 export function parseRateLimitHeaders(headers: HeaderBag, now: number): RateLimitReadings {
   const out: RateLimitReadings = {};
+  // Local servers send none of these: one pass over the names spares two dozen lookups per response.
+  if (!hasRateLimitHeader(headers)) return out;
   for (const [key, dim] of Object.entries(ANTHROPIC_DIMENSIONS) as [keyof RateLimitReadings, string][]) {
     const r = reading(headers, now, (field) => `anthropic-ratelimit-${dim}-${field}`);
     if (r) out[key] = r;
@@ -45,6 +47,13 @@ export function parseRateLimitHeaders(headers: HeaderBag, now: number): RateLimi
     if (r) out[key] = { ...r, ...out[key] };
   }
   return out;
+}
+
+function hasRateLimitHeader(headers: HeaderBag): boolean {
+  for (const name in headers) {
+    if (name.startsWith('anthropic-ratelimit-') || name.startsWith('x-ratelimit-')) return true;
+  }
+  return false;
 }
 
 function reading(

@@ -201,9 +201,12 @@ export class Worker {
 
   private async pump(): Promise<void> {
     if (this.claiming || this.stopping) return;
-    // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim.
+    // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim. Claims
+    // are write transactions: take them in chunks of half the slots, or sooner when the lanes are running dry.
     const free = 2 * this.o.concurrency - this.jobs.size;
-    if (free <= 0 || (this.jobs.size > 0 && free < Math.max(1, this.o.concurrency >> 3))) return;
+    const waiting = this.jobs.size - this.running;
+    if (free <= 0) return;
+    if (this.jobs.size > 0 && free < this.o.concurrency >> 1 && waiting >= this.o.concurrency >> 2) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
     try {

@@ -47,14 +47,16 @@ test('serve --config routes models by glob to anthropic and openai upstreams, ke
     max_tokens: 20,
     messages: [{ role: 'user' as const, content: 'hi' }],
   });
+  // The SDK's types do not know the parameter, which is the point.
+  const withFuture = (p: ReturnType<typeof ask>) => ({ ...p, future_param: { level: 3 } }) as typeof p;
   const batch = await client.messages.batches.create({
     requests: [
       { custom_id: 'to-claude', params: ask('claude-sonnet-4-5') },
       { custom_id: 'to-llama', params: ask('llama3.1') },
       { custom_id: 'nowhere', params: ask('gpt-5') },
       // A parameter Barge does not know: forwarded as it came to a /v1/messages upstream, refused for translation.
-      { custom_id: 'future-claude', params: { ...ask('claude-opus-5'), future_param: { level: 3 } } },
-      { custom_id: 'future-llama', params: { ...ask('llama3.1'), future_param: { level: 3 } } },
+      { custom_id: 'future-claude', params: withFuture(ask('claude-opus-5')) },
+      { custom_id: 'future-llama', params: withFuture(ask('llama3.1')) },
     ],
   });
   await waitEnded(client, batch.id, 30_000);

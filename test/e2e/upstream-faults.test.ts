@@ -31,7 +31,7 @@ for (const protocol of ['anthropic', 'openai'] as const) {
         seed: protocol === 'anthropic' ? 11 : 12,
       });
       t.after(() => upstream.close());
-      const common = { name: 'up', maxConnections: BACKEND_MAX_CONCURRENCY, attemptTimeoutMs: 500 };
+      const common = { name: 'up', maxConnections: BACKEND_MAX_CONCURRENCY, attemptTimeoutMs: 1000 };
       const backend: ModelBackend =
         protocol === 'anthropic'
           ? new AnthropicBackend({ ...common, baseUrl: upstream.url, streamAboveMaxTokens: 21_333 })
@@ -66,7 +66,8 @@ for (const protocol of ['anthropic', 'openai'] as const) {
           const b = await client.messages.batches.retrieve(batch.id);
           return b.processing_status === 'ended' ? b : undefined;
         },
-        120_000,
+        // About 15 s on an idle machine; the margin is for a loaded CI runner.
+        240_000,
         'the batch to end',
         100,
       );
