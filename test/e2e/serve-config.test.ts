@@ -54,6 +54,8 @@ test('serve --config routes models by glob to anthropic and openai upstreams, ke
       { custom_id: 'to-claude', params: ask('claude-sonnet-4-5') },
       { custom_id: 'to-llama', params: ask('llama3.1') },
       { custom_id: 'nowhere', params: ask('gpt-5') },
+      // Above stream_above_max_tokens: streamed from the upstream and accumulated into the Message.
+      { custom_id: 'long-claude', params: { ...ask('claude-haiku-4-5'), max_tokens: 30_000 } },
       // A parameter Barge does not know: forwarded as it came to a /v1/messages upstream, refused for translation.
       { custom_id: 'future-claude', params: withFuture(ask('claude-opus-5')) },
       { custom_id: 'future-llama', params: withFuture(ask('llama3.1')) },
@@ -70,12 +72,16 @@ test('serve --config routes models by glob to anthropic and openai upstreams, ke
   assert.equal(out.get('nowhere')?.type, 'errored');
   assert.equal(out.get('nowhere')?.error.error.type, 'invalid_request_error');
   assert.match(out.get('nowhere')?.error.error.message, /"gpt-5"/);
+  assert.equal(out.get('long-claude')?.type, 'succeeded');
+  assert.equal(out.get('long-claude')?.message.type, 'message');
+  assert.ok(out.get('long-claude')?.message.content[0].text.length > 0);
+  assert.ok(out.get('long-claude')?.message.usage.output_tokens > 0);
   assert.equal(out.get('future-claude')?.type, 'succeeded');
   const forwarded = JSON.stringify({ ...ask('claude-opus-5'), future_param: { level: 3 } });
   assert.equal(claude.seenCounts().get(bodyHash(forwarded)), 1, 'the params bytes were forwarded unchanged');
   assert.equal(out.get('future-llama')?.type, 'errored');
   assert.equal(out.get('future-llama')?.error.error.message, 'future_param: Extra inputs are not permitted');
-  assert.equal(claude.stats().byStatus['200'], 2, 'the claude-* requests reached the anthropic upstream');
+  assert.equal(claude.stats().byStatus['200'], 3, 'the claude-* requests reached the anthropic upstream');
   assert.equal(local.stats().byStatus['200'], 1, 'the llama* request reached the openai upstream');
   assert.doesNotMatch(server.stderr() + JSON.stringify(server.logs), /sk-upstream/, 'keys are never logged');
 });
