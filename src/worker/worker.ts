@@ -206,7 +206,7 @@ export class Worker {
     const free = 2 * this.o.concurrency - this.jobs.size;
     const waiting = this.jobs.size - this.running;
     if (free <= 0) return;
-    if (this.jobs.size > 0 && free < this.o.concurrency >> 1 && waiting >= this.o.concurrency >> 2) return;
+    if (this.jobs.size > 0 && free < this.o.concurrency >> 2 && waiting >= this.o.concurrency >> 2) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
     try {
