@@ -1,34 +1,36 @@
 import type { ServeConfig } from '../config/config.ts';
 import { Router } from '../routing/router.ts';
-import type { BackendConfig, RoutingConfig } from '../routing/routing-config.ts';
+import type {
+  AnthropicBackendConfig,
+  BackendConfig,
+  OpenAIBackendConfig,
+  RoutingConfig,
+} from '../routing/routing-config.ts';
 import { AnthropicBackend } from './anthropic/anthropic-backend.ts';
 import type { BackendRoutes, RoutedBackend } from './backend-routes.ts';
 import { MockBackend } from './mock/mock-backend.ts';
 import type { ModelBackend } from './model-backend.ts';
 import { OpenAiBackend } from './openai/openai-backend.ts';
+import type { UpstreamOptions } from './upstream-options.ts';
 
 /** The backend a config entry names, with its connection pool sized to its concurrency. */
+function upstream(c: AnthropicBackendConfig | OpenAIBackendConfig): UpstreamOptions {
+  return {
+    name: c.name,
+    baseUrl: c.baseUrl,
+    ...(c.apiKey !== undefined && { apiKey: c.apiKey }),
+    headers: { ...c.headers },
+    maxConnections: c.maxConcurrency,
+    attemptTimeoutMs: c.attemptTimeoutMs,
+  };
+}
+
 function createBackend(c: BackendConfig, serve: ServeConfig): ModelBackend {
   switch (c.type) {
     case 'anthropic':
-      return new AnthropicBackend({
-        name: c.name,
-        baseUrl: c.baseUrl,
-        ...(c.apiKey !== undefined && { apiKey: c.apiKey }),
-        headers: { ...c.headers },
-        maxConnections: c.maxConcurrency,
-        attemptTimeoutMs: c.attemptTimeoutMs,
-        streamAboveMaxTokens: c.streamAboveMaxTokens,
-      });
+      return new AnthropicBackend({ ...upstream(c), streamAboveMaxTokens: c.streamAboveMaxTokens });
     case 'openai':
-      return new OpenAiBackend({
-        name: c.name,
-        baseUrl: c.baseUrl,
-        ...(c.apiKey !== undefined && { apiKey: c.apiKey }),
-        headers: { ...c.headers },
-        maxConnections: c.maxConcurrency,
-        attemptTimeoutMs: c.attemptTimeoutMs,
-      });
+      return new OpenAiBackend(upstream(c));
     case 'mock':
       return new MockBackend({
         latency: c.latency ?? serve.mockLatency,

@@ -9,6 +9,7 @@ import type {
   Usage,
 } from '../model-backend.ts';
 import { errorTypeForStatus, header, isRetryableStatus, retryAfterMs } from '../upstream-errors.ts';
+import type { UpstreamOptions } from '../upstream-options.ts';
 import {
   envelopeError,
   MAX_ERROR_MESSAGE_CHARS,
@@ -18,16 +19,9 @@ import {
 import { SseParser, SseTooLargeError } from './sse-events.ts';
 
 /** An upstream that speaks the Messages API: the hosted API, vLLM, llama.cpp, Ollama, SGLang, another gateway. */
-export interface AnthropicBackendOptions {
-  name: string;
-  /** e.g. https://api.anthropic.com; requests go to `${baseUrl}/v1/messages` (or `${baseUrl}/messages` if it ends in /v1). */
-  baseUrl: string;
-  /** Sent as x-api-key. */
-  apiKey?: string;
-  /** Extra headers for every call (e.g. `authorization` for a gateway); they cannot replace the protocol headers. */
-  headers?: Record<string, string>;
-  maxConnections: number;
-  attemptTimeoutMs: number;
+// baseUrl: e.g. https://api.anthropic.com; requests go to `${baseUrl}/v1/messages` (or `${baseUrl}/messages` if it
+// ends in /v1). apiKey is sent as x-api-key.
+export interface AnthropicBackendOptions extends UpstreamOptions {
   /** Calls with a larger `max_tokens` stream, so long generations do not sit on an idle connection. */
   streamAboveMaxTokens: number;
 }

@@ -8,22 +8,14 @@ import type {
   UpstreamReport,
 } from '../model-backend.ts';
 import { isRetryableStatus, retryAfterMs } from '../upstream-errors.ts';
+import type { UpstreamOptions } from '../upstream-options.ts';
 import { toAnthropicErrorFromText } from './translate-error.ts';
 import { toChatCompletionRequest } from './translate-request.ts';
 import { toAnthropicMessage } from './translate-response.ts';
 
-export interface OpenAiBackendOptions {
-  name: string;
-  /** E.g. `http://127.0.0.1:8000/v1`; requests go to `${baseUrl}/chat/completions` (a query string is kept). */
-  baseUrl: string;
-  /** Sent as `Authorization: Bearer …`. */
-  apiKey?: string;
-  /** Extra request headers (e.g. an `api-key` for Azure). */
-  headers?: Record<string, string>;
-  maxConnections: number;
-  /** The deadline of one attempt, from sending the request to the last byte of the answer. */
-  attemptTimeoutMs: number;
-}
+// baseUrl: e.g. `http://127.0.0.1:8000/v1`; requests go to `${baseUrl}/chat/completions` (a query string is kept).
+// apiKey is sent as `Authorization: Bearer …`.
+export type OpenAiBackendOptions = UpstreamOptions;
 
 /** A completion is bounded by `max_tokens`; anything near this is a broken upstream, not an answer. */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
