@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts';
-import { estimateInputTokens } from '../backends/mock/input-tokens.ts';
 import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
 import {
   type AcquireRequest,
@@ -13,6 +12,7 @@ import type { Clock } from '../domain/clock.ts';
 import type { Notifier } from '../queue/notifier.ts';
 import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
 import { parseBetas } from '../wire/headers.ts';
+import { estimateInputTokens } from '../wire/input-tokens.ts';
 import { erroredLine, succeededLine } from '../wire/result-line.ts';
 import { laneOutcome } from './lane-outcome.ts';
 import { checkParams, parseParams } from './prepare-item.ts';

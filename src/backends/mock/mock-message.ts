@@ -1,7 +1,7 @@
 import { idFromSeed } from '../../domain/ids.ts';
+import { estimateInputTokens } from '../../wire/input-tokens.ts';
 import { isJsonObject as isObj } from '../../wire/json-object.ts';
 import { fillerText } from './filler-text.ts';
-import { estimateInputTokens } from './input-tokens.ts';
 import { Prng } from './prng.ts';
 import { type CustomTool, type PromptView, readPrompt } from './prompt-view.ts';
 import { schemaInstance } from './schema-instance.ts';

@@ -1,6 +1,6 @@
 // A consistent, cheap estimate of prompt size: about four characters per token for text, fixed costs for media
 // (roughly what the hosted API bills for a mid-size image or a short PDF) and a small overhead per turn.
-import { isJsonObject as isObj, type JsonObject } from '../../wire/json-object.ts';
+import { isJsonObject as isObj, type JsonObject } from './json-object.ts';
 
 type Obj = JsonObject;
 
