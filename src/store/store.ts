@@ -126,6 +126,11 @@ export interface Store {
   listBatches(workspace: string, query: ListQuery): Promise<{ batches: BatchRecord[]; hasMore: boolean }>;
   cancelBatch(workspace: string, id: string, now: number): Promise<CancelOutcome>;
   deleteBatch(workspace: string, id: string, now: number): Promise<DeleteOutcome>;
+  /**
+   * A plain JSONL file holding exactly the result lines of an ended batch, when the store keeps one (the SQLite
+   * store's spool); downloads send it as a file. Null otherwise.
+   */
+  resultsFile?(batchSeq: number): string | null;
   /** Result lines of an ended batch, each ending in `\n`, coalesced into chunks of roughly `chunkBytes`. */
   resultChunks(batchSeq: number, chunkBytes?: number): AsyncIterable<Buffer>;
 

@@ -4,6 +4,7 @@ import { ApiError } from '../../errors/api-error.ts';
 import { rfc3339 } from '../../wire/timestamp.ts';
 import type { ApiDeps } from '../app.ts';
 import { batchNotFound } from './batch-routes.ts';
+import { sendFile } from './send-file.ts';
 
 /**
  * `GET /v1/messages/batches/:id/results`: the stored result lines, streamed from storage page by page with
@@ -27,9 +28,10 @@ export function resultsRoute(deps: ApiDeps): FastifyPluginAsync {
           `results of message batch ${b.id} were archived at ${rfc3339(b.archivedAt)} and are no longer available`,
         );
       }
+      const file = deps.store.resultsFile?.(b.seq);
+      if (file) return sendFile(reply, file, 'application/x-jsonl');
       reply.type('application/x-jsonl');
-      const chunks = deps.store.resultChunks(b.seq);
-      return reply.send(chunks instanceof Readable ? chunks : Readable.from(chunks));
+      return reply.send(Readable.from(deps.store.resultChunks(b.seq)));
     });
   };
 }

@@ -104,6 +104,9 @@ export class SqliteStore implements Store {
     for (const e of ended) this.spool.seal(e.seq, e.total);
     for (const seq of removed) this.spool.remove(seq);
   }
+  resultsFile(batchSeq: number): string | null {
+    return this.spool?.fileOf(batchSeq) ?? null;
+  }
   resultChunks(batchSeq: number): AsyncIterable<Buffer> {
     const file = this.spool?.fileOf(batchSeq);
     // A complete spool file streams from the page cache as a plain file stream, which the HTTP layer pipes with no
