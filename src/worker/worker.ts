@@ -42,6 +42,9 @@ export interface WorkerOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Longest stretch of dispatching in one event-loop turn (as the ingest's and download's time slices). */
+const SLICE_MS = 8;
+
 /** A claimed request with its lane, waiting for a permit or running. */
 interface Job {
   item: ClaimedItem;
@@ -135,6 +138,9 @@ export class Worker {
   private retryTimer: NodeJS.Timeout | null = null;
   private retryAt = 0;
   private scheduled = false;
+  private sliceOpen = false;
+  private sliceStart = 0;
+  private dispatchDeferred = false;
   private claiming = false;
   private stopping = false;
   private started = false;
@@ -302,9 +308,37 @@ export class Worker {
     }
   }
 
+  /**
+   * Whether this event-loop turn has run long enough: an instant backend (the built-in model at 0 ms) answers in a
+   * microtask, so without a bound one turn would chain claim -> run -> finish -> run the next for every waiting
+   * request while API requests wait.
+   */
+  private sliceUsedUp(): boolean {
+    const now = performance.now();
+    if (!this.sliceOpen) {
+      this.sliceOpen = true;
+      this.sliceStart = now;
+      setImmediate(() => {
+        this.sliceOpen = false;
+      });
+      return false;
+    }
+    return now - this.sliceStart > SLICE_MS;
+  }
+
   /** Hands free slots to lanes, round-robin, as their limiters and backends admit requests. */
   private dispatch(): void {
     if (this.stopping) return;
+    if (this.sliceUsedUp()) {
+      if (!this.dispatchDeferred) {
+        this.dispatchDeferred = true;
+        setImmediate(() => {
+          this.dispatchDeferred = false;
+          this.dispatch();
+        });
+      }
+      return;
+    }
     let launched = true;
     while (launched && this.running < this.o.concurrency) {
       launched = false;
