@@ -20,6 +20,16 @@ function wholeNumber(name: string, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+function seconds(name: string) {
+  return (v: string): number => {
+    const n = Number(v.trim());
+    if (!/^\d+(\.\d+)?$/.test(v.trim()) || n > 86_400) {
+      throw new Error(`--${name} must be a number of seconds from 0 to 86400, got "${v}"`);
+    }
+    return n;
+  };
+}
+
 function positiveNumber(name: string) {
   const parse = wholeNumber(name);
   return (v: string): number => {
@@ -140,9 +150,12 @@ export function mockUpstreamCommand(): Command {
       envOption('--rate-hang <rate>', 'share never answered').default(0).argParser(rate('rate-hang')),
     )
     .addOption(
-      envOption('--retry-after <seconds>', 'retry-after on injected 429s')
+      envOption(
+        '--retry-after <seconds>',
+        'retry-after on injected 429s; a fraction (0.05) is also sent as retry-after-ms',
+      )
         .default(1)
-        .argParser(wholeNumber('retry-after')),
+        .argParser(seconds('retry-after')),
     )
     .addOption(
       envOption('--seed <n>', 'seed of the fault and latency draws')

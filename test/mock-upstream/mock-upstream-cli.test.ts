@@ -72,6 +72,21 @@ describe('barge mock-upstream', () => {
     assert.deepEqual(await within(run.exited, 10_000, 'exit after SIGTERM'), { code: 0, signal: null });
   });
 
+  it('sends a fractional --retry-after as retry-after-ms beside whole-second retry-after', async (t) => {
+    const run = await startCli(t, ['--port', '0', '--rate-429', '1', '--retry-after', '0.25']);
+    const res = await request(`${run.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 429);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.equal(res.headers['retry-after-ms'], '250');
+    run.child.kill('SIGTERM');
+    assert.equal((await within(run.exited, 10_000, 'exit after SIGTERM')).code, 0);
+  });
+
   it('takes its settings from BARGE_MOCK_UPSTREAM_* variables', async (t) => {
     const run = await startCli(t, ['--port', '0'], {
       BARGE_MOCK_UPSTREAM_PROTOCOL: 'openai',
