@@ -69,17 +69,6 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const clock = over.clock ?? systemClock;
   // Before anything is opened: a bad config file stops the start with its message and leaves nothing behind.
   const routes = routesFor(config, over);
-  logger.info(
-    {
-      config: config.configFile,
-      backends: routes.all().map((r) => ({
-        name: r.name,
-        maxConcurrency: r.maxConcurrency,
-        maxAttempts: r.maxAttempts,
-      })),
-    },
-    'backends ready',
-  );
   const unlock = lockDataDir(config.dataDir);
   const store = new SqliteStore(SqliteStore.fileIn(config.dataDir), { spool: true });
   const recovered = await store.recover();
@@ -118,6 +107,17 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });
+  logger.info(
+    {
+      config: config.configFile,
+      backends: routes.all().map((r) => ({
+        name: r.name,
+        maxConcurrency: r.maxConcurrency,
+        maxAttempts: r.maxAttempts,
+      })),
+    },
+    'backends ready',
+  );
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
