@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool, request } from 'undici';
 import { API_HEADERS, type MessageBatch, retrieveBatch } from './client.ts';
 import { formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
-import { freePort, ServerProcess } from './server-process.ts';
+import { freePort, procCpuMs, ServerProcess } from './server-process.ts';
 import { fmtInt, fmtMs, fmtRate, fmtS, percentile } from './stats.ts';
 
 const BIN = fileURLToPath(new URL('../bin/barge.js', import.meta.url));
@@ -26,8 +26,15 @@ export const TARGET_RATE_SHARE = 0.8;
 export interface DispatchResults {
   requests: number;
   concurrency: number;
-  direct: { requests: number; ms: number; p50: number; p99: number };
-  barge: { ms: number; p50: number; p99: number; calls: number };
+  direct: {
+    requests: number;
+    ms: number;
+    p50: number;
+    p99: number;
+    clientUs: number;
+    upstreamUs: number;
+  };
+  barge: { ms: number; p50: number; p99: number; calls: number; serverUs: number; upstreamUs: number };
 }
 
 /** One small request's params; `i` makes each body distinct. */
@@ -64,7 +71,7 @@ async function startUpstream(log: (m: string) => void): Promise<{ url: string; c
 }
 
 /** The baseline: `concurrency` loops each sending the next request as soon as the last one answered. */
-async function directLoop(url: string, concurrency: number, n: number) {
+async function directLoop(url: string, concurrency: number, n: number, upstreamPid: number) {
   const pool = new Pool(url, { connections: concurrency });
   const latencies = new Float64Array(n);
   let next = 0;
@@ -77,6 +84,8 @@ async function directLoop(url: string, concurrency: number, n: number) {
     }),
   );
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const up0 = procCpuMs(upstreamPid);
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < n; i = next++) {
@@ -95,9 +104,19 @@ async function directLoop(url: string, concurrency: number, n: number) {
     }),
   );
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const upstreamCpuMs = procCpuMs(upstreamPid) - up0;
   await pool.close();
   const all = Array.from(latencies);
-  return { requests: n, ms, p50: percentile(all, 50), p99: percentile(all, 99) };
+  return {
+    requests: n,
+    ms,
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    // CPU per call, µs: the loop's own process (all its threads), and the upstream's.
+    clientUs: ((cpu.user + cpu.system) / n) as number,
+    upstreamUs: (upstreamCpuMs * 1000) / n,
+  };
 }
 
 function hdr(): Record<string, string> {
@@ -118,10 +137,16 @@ export async function runDispatchBench(opts: {
   const upstream = await startUpstream(log);
   let server: ServerProcess | null = null;
   try {
-    const direct = await directLoop(upstream.url, concurrency, Math.min(requests, 50_000));
+    const direct = await directLoop(
+      upstream.url,
+      concurrency,
+      Math.min(requests, 50_000),
+      upstream.child.pid!,
+    );
     log(
       `direct undici loop: ${fmtInt(direct.requests)} calls at concurrency ${concurrency} in ${fmtS(direct.ms)} ` +
-        `(${fmtRate(direct.requests, direct.ms)}), p50 ${fmtMs(direct.p50)}, p99 ${fmtMs(direct.p99)}`,
+        `(${fmtRate(direct.requests, direct.ms)}), p50 ${fmtMs(direct.p50)}, p99 ${fmtMs(direct.p99)}; CPU per call: ` +
+        `loop ${direct.clientUs.toFixed(0)} µs, upstream ${direct.upstreamUs.toFixed(0)} µs`,
     );
 
     const config = join(tmp, 'dispatch-config.json');
@@ -159,6 +184,8 @@ export async function runDispatchBench(opts: {
     if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
     const t0 = performance.now();
     const fromUs = monoUs();
+    const serverCpu0 = server.cpuMs();
+    const upstreamCpu0 = procCpuMs(upstream.child.pid!);
     let batch = created;
     while (batch.processing_status !== 'ended') {
       await new Promise((r) => setTimeout(r, 20));
@@ -166,6 +193,8 @@ export async function runDispatchBench(opts: {
       if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
     }
     const ms = performance.now() - t0;
+    const serverUs = ((server.cpuMs() - serverCpu0) * 1000) / requests;
+    const upstreamUs = ((procCpuMs(upstream.child.pid!) - upstreamCpu0) * 1000) / requests;
     window = { name: 'dispatch (create response → ended)', fromUs, toUs: monoUs() };
     if (batch.request_counts.succeeded !== requests) {
       throw new Error(
@@ -180,13 +209,14 @@ export async function runDispatchBench(opts: {
     if (!calls) throw new Error('dispatch: no lane figures');
     log(
       `barge: ${fmtInt(requests)} requests create → ended in ${fmtS(ms)} (${fmtRate(requests, ms)}); upstream calls ` +
-        `as the worker timed them: p50 ${fmtMs(calls.p50)}, p99 ${fmtMs(calls.p99)} (n=${fmtInt(calls.count)})`,
+        `as the worker timed them: p50 ${fmtMs(calls.p50)}, p99 ${fmtMs(calls.p99)} (n=${fmtInt(calls.count)}); ` +
+        `CPU per request: server ${serverUs.toFixed(0)} µs (all threads), upstream ${upstreamUs.toFixed(0)} µs`,
     );
     return {
       requests,
       concurrency,
       direct,
-      barge: { ms, p50: calls.p50, p99: calls.p99, calls: calls.count },
+      barge: { ms, p50: calls.p50, p99: calls.p99, calls: calls.count, serverUs, upstreamUs },
     };
   } finally {
     await server?.stop();
