@@ -11,6 +11,8 @@ export interface RoutedBackend {
   maxConcurrency: number;
   /** Attempts per request before a transient failure becomes its result (429s do not count). */
   maxAttempts: number;
+  /** Deadline of one attempt, enforced by the worker; none when absent (the backend may have its own). */
+  attemptTimeoutMs?: number;
   /**
    * Unknown top-level params (new and beta parameters) are forwarded instead of refused: true for backends that
    * pass the stored params through to a server that validates them itself.

@@ -54,6 +54,7 @@ function routed(c: BackendConfig, serve: ServeConfig): RoutedBackend {
     },
     maxConcurrency: c.maxConcurrency,
     maxAttempts: c.maxAttempts,
+    attemptTimeoutMs: c.attemptTimeoutMs,
     passThroughUnknownParams: c.type === 'anthropic',
   };
 }

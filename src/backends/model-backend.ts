@@ -15,6 +15,11 @@ export interface BackendRequest {
   attempt: number;
   /** Aborted on shutdown, expiry or the attempt deadline. */
   signal: AbortSignal;
+  /**
+   * The caller enforces the attempt deadline on `signal`, aborting it with an `AttemptDeadline` (see
+   * attempt-signal.ts): the backend then reports a timeout for that abort and sets no timer of its own.
+   */
+  deadlineOnSignal?: boolean;
 }
 
 /** Response headers of an upstream call, names in lower case (undici's `IncomingHttpHeaders` fits). */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { AttemptDeadline } from '../backends/attempt-signal.ts';
 import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts';
 import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
 import {
@@ -53,6 +54,8 @@ interface Job {
   lane: Lane;
   ctl: AbortController;
   permit: Permit | null;
+  /** The attempt deadline's timer, when the worker owns it. */
+  deadline?: NodeJS.Timeout;
 }
 
 /** One (backend, model) lane: its limiter and the claimed requests waiting for it, oldest first. */
@@ -396,6 +399,14 @@ export class Worker {
       attempt: item.attempt,
       signal: job.ctl.signal,
     };
+    // The worker owns the attempt deadline when the backend has one: its timer aborts the job's own signal, so the
+    // backend needs no controller of its own (see attempt-signal.ts).
+    const deadlineMs = lane.target.attemptTimeoutMs;
+    if (deadlineMs !== undefined) {
+      request.deadlineOnSignal = true;
+      const ctl = job.ctl;
+      job.deadline = setTimeout(() => ctl.abort(new AttemptDeadline(deadlineMs)), deadlineMs);
+    }
     const t0 = performance.now();
     let call: Promise<BackendOutcome>;
     try {
@@ -416,7 +427,21 @@ export class Worker {
     this.load.set(lane.target.name, (this.load.get(lane.target.name) ?? 1) - 1);
     this.jobs.delete(item.itemId);
     const permit = job.permit!;
-    if (job.ctl.signal.aborted) {
+    if (job.deadline) clearTimeout(job.deadline);
+    const reason: unknown = job.ctl.signal.reason;
+    if (reason instanceof AttemptDeadline && result instanceof Error) {
+      // A backend that does not report deadlines itself (it threw on the abort): the same transient timeout.
+      result = {
+        type: 'errored',
+        error: {
+          type: 'timeout_error',
+          message: `${lane.target.name} did not answer within ${reason.ms} ms`,
+        },
+        retryable: true,
+        upstream: { status: 'timeout', latencyMs },
+      };
+    }
+    if (job.ctl.signal.aborted && !(reason instanceof AttemptDeadline)) {
       // Shutdown or expiry: no verdict on the upstream. On shutdown the request goes back to the queue; an expired
       // one is already final, so the fenced release changes nothing.
       permit.release({ kind: 'abandoned', latencyMs });

@@ -46,6 +46,9 @@ for (const protocol of ['anthropic', 'openai'] as const) {
             laneLimits: { maxConcurrency: BACKEND_MAX_CONCURRENCY },
             maxConcurrency: BACKEND_MAX_CONCURRENCY,
             maxAttempts: 10,
+            // One protocol with the worker owning the attempt deadline (as `--config` sets it up), the other with
+            // the backend's own timer: hung calls are cut either way.
+            ...(protocol === 'anthropic' && { attemptTimeoutMs: 1000 }),
           }),
         },
       );

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { AnthropicErrorType } from '../../wire/error-envelope.ts';
+import { attemptSignal } from '../attempt-signal.ts';
 import type {
   BackendOutcome,
   BackendRequest,
@@ -228,18 +229,12 @@ export class AnthropicBackend implements ModelBackend {
   async send(req: BackendRequest): Promise<BackendOutcome> {
     req.signal.throwIfAborted();
     const started = performance.now();
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort(req.signal.reason);
-    req.signal.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new Error('attempt deadline'));
-    }, this.attemptTimeoutMs);
+    const attempt = attemptSignal(req, this.attemptTimeoutMs);
     try {
-      return await this.call(req, ac.signal, started);
+      return await this.call(req, attempt.signal, started);
     } catch (err) {
-      if (req.signal.aborted) throw req.signal.reason;
+      const timedOut = attempt.timedOut();
+      if (req.signal.aborted && !timedOut) throw req.signal.reason;
       const latencyMs = performance.now() - started;
       if (timedOut) {
         return {
@@ -261,8 +256,7 @@ export class AnthropicBackend implements ModelBackend {
         upstream: { status: 'network', latencyMs },
       };
     } finally {
-      clearTimeout(timer);
-      req.signal.removeEventListener('abort', onAbort);
+      attempt.done();
     }
   }
 

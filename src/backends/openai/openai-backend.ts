@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { attemptSignal } from '../attempt-signal.ts';
 import type {
   BackendOutcome,
   BackendRequest,
@@ -116,17 +117,7 @@ export class OpenAiBackend implements ModelBackend {
     const model = typeof req.params.model === 'string' ? req.params.model : '';
     const payload = JSON.stringify(translated.body);
 
-    // One controller and one clearable timer per attempt: AbortSignal.timeout's timer cannot be cleared and
-    // would linger for the whole deadline after every fast answer, thousands of them a second.
-    const ac = new AbortController();
-    let timedOut = false;
-    const onAbort = (): void => ac.abort(req.signal.reason);
-    req.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new Error('attempt deadline'));
-    }, this.attemptTimeoutMs);
-
+    const attempt = attemptSignal(req, this.attemptTimeoutMs);
     const started = performance.now();
     let status: number | undefined;
     let headers: HeaderBag | undefined;
@@ -136,7 +127,7 @@ export class OpenAiBackend implements ModelBackend {
         path: this.path,
         headers: this.headers,
         body: payload,
-        signal: ac.signal,
+        signal: attempt.signal,
       });
       status = res.statusCode;
       headers = res.headers;
@@ -169,8 +160,9 @@ export class OpenAiBackend implements ModelBackend {
         upstream: { status, headers, latencyMs, usage: m.usage },
       };
     } catch (err) {
+      const timedOut = attempt.timedOut();
       // Shutdown or expiry: the attempt is abandoned, not failed; the caller decides what happens to it.
-      if (req.signal.aborted) throw req.signal.reason;
+      if (req.signal.aborted && !timedOut) throw req.signal.reason;
       const latencyMs = performance.now() - started;
       const code = errorCode(err);
       if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
@@ -201,8 +193,7 @@ export class OpenAiBackend implements ModelBackend {
         upstream,
       };
     } finally {
-      clearTimeout(timer);
-      req.signal.removeEventListener('abort', onAbort);
+      attempt.done();
     }
   }
 
