@@ -14,7 +14,7 @@ import type { Notifier } from '../queue/notifier.ts';
 import type { Store } from '../store/store.ts';
 import { errorEnvelope } from '../wire/error-envelope.ts';
 import { isApiVersion } from '../wire/headers.ts';
-import type { LaneStatus } from '../worker/worker.ts';
+import type { LaneStatus } from '../worker/lane.ts';
 import { errorHandler } from './error-handler.ts';
 import { batchRoutes } from './routes/batch-routes.ts';
 import { createBatchRoute } from './routes/create-batch.ts';

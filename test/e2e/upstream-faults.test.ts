@@ -10,7 +10,7 @@ import {
   type MockUpstream,
   startMockUpstream,
 } from '../../src/mock-upstream/mock-upstream-server.ts';
-import type { LaneStatus } from '../../src/worker/worker.ts';
+import type { LaneStatus } from '../../src/worker/lane.ts';
 import { pollUntil } from '../helpers/barge-process.ts';
 import { testServer } from '../helpers/test-server.ts';
 
