@@ -1,9 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYamlText, YAMLError } from 'yaml';
+import { describeIssue } from './config-problems.ts';
 import {
   type ConfigProblem,
-  describeIssue,
   type Env,
   normaliseRoutingFile,
   type RoutingConfig,

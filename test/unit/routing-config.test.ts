@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { closestKey } from '../../src/routing/config-problems.ts';
 import {
   defaultRoutingConfig,
   formatPath,
   loadRoutingConfig,
   parseRoutingConfig,
 } from '../../src/routing/load-routing-config.ts';
-import { closestKey, type RoutingConfig } from '../../src/routing/routing-config.ts';
+import type { RoutingConfig } from '../../src/routing/routing-config.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const KEY = 'sk-ant-api03-test-key-value-that-must-never-appear-in-errors-0123456789';
