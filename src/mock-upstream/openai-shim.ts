@@ -1,7 +1,8 @@
 // The OpenAI chat-completions face of the mock upstream: a chat request becomes Anthropic-shaped params for the
 // mock model, and the mock's Message becomes a `chat.completion` as vLLM would answer it. Pure functions only;
-// the HTTP side lives in mock-upstream-server.ts.
+// the HTTP side lives in mock-upstream-server.ts and upstream-wire.ts.
 import { isJsonObject as isObj, type JsonObject } from '../wire/json-object.ts';
+import type { LimitSnapshot } from './rate-budget.ts';
 
 type Obj = JsonObject;
 
@@ -281,13 +282,6 @@ export function goDuration(ms: number): string {
   const s = `${(total % 60_000) / 1000}s`;
   if (h > 0) return `${h}h${m}m${s}`;
   return m > 0 ? `${m}m${s}` : s;
-}
-
-/** One rate-limit dimension right now: its per-minute limit, what is left, and ms until it is full again. */
-export interface LimitSnapshot {
-  limit: number;
-  remaining: number;
-  resetMs: number;
 }
 
 /** `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, for the dimensions that have a budget. */
