@@ -4,25 +4,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { bodyHash, startMockUpstream } from '../../src/mock-upstream/mock-upstream-server.ts';
+import { bodyHash } from '../../src/mock-upstream/mock-upstream-server.ts';
 import { e2eDataDir, meaningfulStderrLines, runBarge, startBarge } from '../helpers/barge-process.ts';
 import { clientFor, waitEnded } from '../helpers/e2e-batches.ts';
-
-const upstreamOptions = (protocol: 'anthropic' | 'openai', apiKey: string) => ({
-  host: '127.0.0.1',
-  port: 0,
-  protocol,
-  latency: { minMs: 0, maxMs: 0 },
-  budget: { requestsPerMinute: 10_000 },
-  faults: { rate429: 0, rate529: 0, rate500: 0, rateReset: 0, rateHang: 0 },
-  retryAfterSeconds: 1,
-  requireApiKey: apiKey,
-});
+import { startTestUpstream } from '../helpers/mock-upstream.ts';
 
 test('serve --config routes models by glob to anthropic and openai upstreams, keys from the environment', async (t) => {
-  const claude = await startMockUpstream(upstreamOptions('anthropic', 'sk-upstream-a'));
-  const local = await startMockUpstream(upstreamOptions('openai', 'sk-upstream-o'));
-  t.after(() => Promise.all([claude.close(), local.close()]));
+  const budget = { requestsPerMinute: 10_000 };
+  const claude = await startTestUpstream(t, { budget, requireApiKey: 'sk-upstream-a' });
+  const local = await startTestUpstream(t, { protocol: 'openai', budget, requireApiKey: 'sk-upstream-o' });
   const dir = e2eDataDir(t, 'barge-e2e-config-');
   const config = join(dir, 'barge.yaml');
   writeFileSync(

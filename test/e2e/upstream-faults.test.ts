@@ -5,13 +5,10 @@ import { AnthropicBackend } from '../../src/backends/anthropic/anthropic-backend
 import { singleBackendRoutes } from '../../src/backends/backend-routes.ts';
 import type { ModelBackend } from '../../src/backends/model-backend.ts';
 import { OpenAiBackend } from '../../src/backends/openai/openai-backend.ts';
-import {
-  MAX_OUTPUT_TOKENS,
-  type MockUpstream,
-  startMockUpstream,
-} from '../../src/mock-upstream/mock-upstream-server.ts';
+import { MAX_OUTPUT_TOKENS } from '../../src/mock-upstream/mock-upstream-server.ts';
 import type { LaneStatus } from '../../src/worker/lane.ts';
 import { pollUntil } from '../helpers/barge-process.ts';
+import { startTestUpstream } from '../helpers/mock-upstream.ts';
 import { testServer } from '../helpers/test-server.ts';
 
 const REQUESTS = 2000;
@@ -20,17 +17,13 @@ const BACKEND_MAX_CONCURRENCY = 8;
 for (const protocol of ['anthropic', 'openai'] as const) {
   describe(`dispatch against a faulty ${protocol} upstream`, () => {
     test(`${REQUESTS} requests, 20% 429 / 5% 529 / 5% 500 / 1% hangs: exactly one honest result each`, async (t) => {
-      const upstream: MockUpstream = await startMockUpstream({
-        host: '127.0.0.1',
-        port: 0,
+      const upstream = await startTestUpstream(t, {
         protocol,
         latency: { minMs: 1, maxMs: 5 },
-        budget: {},
         faults: { rate429: 0.2, rate529: 0.05, rate500: 0.05, rateReset: 0, rateHang: 0.01 },
         retryAfterSeconds: 0.02,
         seed: protocol === 'anthropic' ? 11 : 12,
       });
-      t.after(() => upstream.close());
       const common = { name: 'up', maxConnections: BACKEND_MAX_CONCURRENCY, attemptTimeoutMs: 1000 };
       const backend: ModelBackend =
         protocol === 'anthropic'

@@ -1,34 +1,16 @@
 // The mock upstream's Anthropic face through the official SDK: message shape, determinism, streaming, errors and
 // the rate-limit headers of a budget (on a manual clock, so the numbers are exact).
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import Anthropic, { AuthenticationError, BadRequestError, RateLimitError } from '@anthropic-ai/sdk';
 import AnthropicV0 from 'anthropic-sdk-0';
-import {
-  type MockUpstream,
-  type MockUpstreamOptions,
-  startMockUpstream,
-} from '../../src/mock-upstream/mock-upstream-server.ts';
+import type { MockUpstream } from '../../src/mock-upstream/mock-upstream-server.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
+import { startTestUpstream } from '../helpers/mock-upstream.ts';
 
 type Obj = Record<string, unknown>;
 
-const NO_FAULTS = { rate429: 0, rate529: 0, rate500: 0, rateReset: 0, rateHang: 0 };
-
-async function start(t: TestContext | null, over: Partial<MockUpstreamOptions> = {}): Promise<MockUpstream> {
-  const u = await startMockUpstream({
-    host: '127.0.0.1',
-    port: 0,
-    protocol: 'anthropic',
-    latency: { minMs: 0, maxMs: 0 },
-    budget: {},
-    faults: NO_FAULTS,
-    retryAfterSeconds: 1,
-    ...over,
-  });
-  t?.after(() => u.close());
-  return u;
-}
+const start = startTestUpstream;
 
 const client = (u: MockUpstream, apiKey = 'test-key') =>
   new Anthropic({ baseURL: u.url, apiKey, maxRetries: 0, timeout: 10_000 });

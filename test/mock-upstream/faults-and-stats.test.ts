@@ -1,6 +1,6 @@
 // Injected faults, their repeatability, and the counters tests of Barge rely on (max in flight, bodies seen).
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import Anthropic, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -16,23 +16,9 @@ import {
   startMockUpstream,
 } from '../../src/mock-upstream/mock-upstream-server.ts';
 import { pollUntil } from '../helpers/barge-process.ts';
+import { NO_FAULTS, startTestUpstream } from '../helpers/mock-upstream.ts';
 
-const NO_FAULTS = { rate429: 0, rate529: 0, rate500: 0, rateReset: 0, rateHang: 0 };
-
-async function start(t: TestContext, over: Partial<MockUpstreamOptions> = {}): Promise<MockUpstream> {
-  const u = await startMockUpstream({
-    host: '127.0.0.1',
-    port: 0,
-    protocol: 'anthropic',
-    latency: { minMs: 0, maxMs: 0 },
-    budget: {},
-    faults: NO_FAULTS,
-    retryAfterSeconds: 1,
-    ...over,
-  });
-  t.after(() => u.close());
-  return u;
-}
+const start = startTestUpstream;
 
 const client = (u: MockUpstream, timeout = 10_000) =>
   new Anthropic({ baseURL: u.url, apiKey: 'k', maxRetries: 0, timeout });

@@ -3,13 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
-import {
-  type MockUpstream,
-  type MockUpstreamOptions,
-  startMockUpstream,
-} from '../../src/mock-upstream/mock-upstream-server.ts';
+import type { MockUpstream, MockUpstreamOptions } from '../../src/mock-upstream/mock-upstream-server.ts';
 import { chatRequestToParams, goDuration } from '../../src/mock-upstream/openai-shim.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
+import { NO_FAULTS, startTestUpstream } from '../helpers/mock-upstream.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -40,22 +37,8 @@ interface ErrorBody {
   error: { message: string; type: string; param: null; code: string | null };
 }
 
-const NO_FAULTS = { rate429: 0, rate529: 0, rate500: 0, rateReset: 0, rateHang: 0 };
-
-async function start(t: TestContext | null, over: Partial<MockUpstreamOptions> = {}): Promise<MockUpstream> {
-  const u = await startMockUpstream({
-    host: '127.0.0.1',
-    port: 0,
-    protocol: 'openai',
-    latency: { minMs: 0, maxMs: 0 },
-    budget: {},
-    faults: NO_FAULTS,
-    retryAfterSeconds: 1,
-    ...over,
-  });
-  t?.after(() => u.close());
-  return u;
-}
+const start = (t: TestContext | null, over: Partial<MockUpstreamOptions> = {}) =>
+  startTestUpstream(t, { protocol: 'openai', ...over });
 
 async function chat(u: MockUpstream, body: unknown, headers: Record<string, string> = {}) {
   const res = await request(`${u.url}/v1/chat/completions`, {
