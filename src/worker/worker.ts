@@ -127,6 +127,33 @@ export class Worker {
     return this.jobs.size;
   }
 
+  /** The loop's own state, for diagnosing a batch that stops making progress. */
+  state(): Record<string, unknown> {
+    return {
+      jobs: this.jobs.size,
+      running: this.running,
+      load: Object.fromEntries(this.load),
+      activeLanes: this.active.map((l) => ({
+        lane: l.key,
+        waiting: l.waiting,
+        inFlight: l.limiter.inFlight,
+        limit: l.limiter.limit,
+        pausedUntil: l.limiter.pausedUntil,
+      })),
+      claiming: this.claiming,
+      scheduled: this.scheduled,
+      stopping: this.stopping,
+      pendingResults: this.pending.length,
+      pendingRetries: this.retries.length,
+      timers: {
+        poll: this.pollTimer !== null,
+        ready: this.readyTimer !== null,
+        retry: this.retryTimer !== null,
+        flush: this.flushTimer !== null,
+      },
+    };
+  }
+
   /** Per-lane dispatch figures, for metrics, the dashboard and logs. */
   laneStatus(): LaneStatus[] {
     return [...this.lanes.values()].map((l) => ({

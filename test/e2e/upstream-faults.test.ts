@@ -57,16 +57,26 @@ for (const protocol of ['anthropic', 'openai'] as const) {
       // One request the upstream refuses for good (beyond the model's output limit): a final error, not retried.
       requests[7]!.params.max_tokens = MAX_OUTPUT_TOKENS + 1;
       const batch = await client.messages.batches.create({ requests });
-      const ended = await pollUntil(
-        async () => {
-          const b = await client.messages.batches.retrieve(batch.id);
-          return b.processing_status === 'ended' ? b : undefined;
-        },
-        // About 15 s on an idle machine; the margin is for a loaded CI runner.
-        240_000,
-        'the batch to end',
-        100,
-      );
+      let ended: Awaited<ReturnType<typeof client.messages.batches.retrieve>>;
+      try {
+        ended = await pollUntil(
+          async () => {
+            const b = await client.messages.batches.retrieve(batch.id);
+            return b.processing_status === 'ended' ? b : undefined;
+          },
+          // About 15 s on an idle machine; the margin is for a loaded CI runner.
+          240_000,
+          'the batch to end',
+          100,
+        );
+      } catch (err) {
+        // What the worker was doing when progress stopped, for the CI log.
+        const states = (server.store as unknown as { db: { prepare(sql: string): { all(): unknown[] } } }).db
+          .prepare('SELECT state, count(*) AS n, min(run_at) AS run_at FROM items GROUP BY state')
+          .all();
+        const diag = { worker: server.worker.state(), items: states, upstream: upstream.stats() };
+        throw new Error(`${(err as Error).message}; ${JSON.stringify(diag)}`);
+      }
       const lines: Array<{ custom_id: string; result: unknown & { type: string } }> = [];
       for await (const r of await client.messages.batches.results(batch.id)) lines.push(r);
       assert.equal(lines.length, REQUESTS);
