@@ -142,8 +142,11 @@ export interface Store {
   retry(retries: Retry[]): Promise<number>;
   /** Returns claimed but unstarted items to the queue without counting the attempt. */
   release(items: Array<{ itemId: number; attempt: number }>): Promise<void>;
-  /** Extends the lease of every item this owner holds. */
-  heartbeat(owner: string, now: number, leaseMs: number): Promise<number>;
+  /**
+   * Extends the leases of the given items this owner holds. Only the items the worker still tracks: one it lost
+   * track of (a bug) then lapses and is rescued, instead of being renewed forever.
+   */
+  heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]): Promise<number>;
   /** Applies the time rules and background chores once. */
   sweep(opts: SweepOptions): Promise<SweepReport>;
   /** On start-up of a single-node store: everything `running` belonged to a dead process; half uploads are dropped. */

@@ -61,6 +61,8 @@ export class Worker {
   private readonly load = new Map<string, number>();
   private running = 0;
   private pending: Completion[] = [];
+  /** Items whose result or retry is being written right now. */
+  private readonly writing = new Set<number>();
   private retries: Retry[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -103,7 +105,7 @@ export class Worker {
     this.heartbeatTimer = setInterval(
       () => {
         this.o.store
-          .heartbeat(this.o.owner, this.o.clock.now(), this.o.leaseMs)
+          .heartbeat(this.o.owner, this.o.clock.now(), this.o.leaseMs, this.heldItems())
           .catch((e) => this.o.onError?.(e));
       },
       Math.min(2 ** 31 - 1, Math.max(1000, Math.floor(this.o.leaseMs / 3))),
@@ -125,6 +127,15 @@ export class Worker {
   /** Requests claimed and not finished (running or waiting for their lane). */
   get activeCount(): number {
     return this.jobs.size;
+  }
+
+  /** Items this worker still holds in storage: claimed and unfinished, or finished with the write not yet done. */
+  private heldItems(): number[] {
+    const ids = [...this.jobs.keys()];
+    for (const c of this.pending) ids.push(c.itemId);
+    for (const r of this.retries) ids.push(r.itemId);
+    for (const c of this.writing) ids.push(c);
+    return ids;
   }
 
   /** The loop's own state, for diagnosing a batch that stops making progress. */
@@ -501,6 +512,8 @@ export class Worker {
     this.pending = [];
     this.retries = [];
     if (completions.length === 0 && retries.length === 0) return this.flushing;
+    const ids = [...completions.map((c) => c.itemId), ...retries.map((r) => r.itemId)];
+    for (const id of ids) this.writing.add(id);
     this.flushing = this.flushing.then(async () => {
       try {
         if (retries.length) await this.o.store.retry(retries);
@@ -509,7 +522,10 @@ export class Worker {
           for (const id of ended) this.o.notifier.notify('batch-ended', id);
         }
       } catch (err) {
+        // The items stay claimed in storage; no longer renewed, their leases lapse and the sweeper rescues them.
         this.o.onError?.(err);
+      } finally {
+        for (const id of ids) this.writing.delete(id);
       }
     });
     return this.flushing;

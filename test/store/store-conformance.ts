@@ -234,13 +234,35 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         await makeBatch(store, 2);
         const claimed = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 1000 });
         await store.release([{ itemId: claimed[0]!.itemId, attempt: claimed[0]!.attempt }]);
-        assert.equal(await store.heartbeat('o', T0 + 900, 1000), 1);
+        assert.equal(
+          await store.heartbeat('o', T0 + 900, 1000, [claimed[0]!.itemId, claimed[1]!.itemId]),
+          1,
+          'only the item still claimed is renewed',
+        );
         const r = await store.sweep({ now: T0 + 1500, retentionMs: 29 * DAY, chunk: 100 });
         assert.equal(r.rescued, 0, 'the renewed lease has not lapsed');
         const again = await store.claim({ owner: 'o', limit: 2, now: T0 + 1500, leaseMs: 1000 });
         assert.deepEqual(
           again.map((c) => [c.customId, c.attempt]),
           [[claimed[0]!.customId, 1]],
+        );
+      }),
+    );
+
+    test(
+      'a heartbeat renews only the items it lists: an item its worker lost track of lapses and is rescued',
+      withStore(async (store) => {
+        await makeBatch(store, 2);
+        const [kept, lost] = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 1000 });
+        assert.ok(kept && lost);
+        assert.equal(await store.heartbeat('o', T0 + 900, 1000, [kept.itemId]), 1);
+        assert.equal(await store.heartbeat('other', T0 + 900, 1000, [lost.itemId]), 0, 'not its owner');
+        const r = await store.sweep({ now: T0 + 1500, retentionMs: 29 * DAY, chunk: 100 });
+        assert.equal(r.rescued, 1);
+        const again = await store.claim({ owner: 'p', limit: 2, now: T0 + 1500, leaseMs: 1000 });
+        assert.deepEqual(
+          again.map((c) => [c.customId, c.attempt]),
+          [[lost.customId, 2]],
         );
       }),
     );

@@ -106,8 +106,14 @@ export function releaseItems(db: Db): (items: Array<{ itemId: number; attempt: n
   }).immediate as (items: Array<{ itemId: number; attempt: number }>) => void;
 }
 
-/** Renews the lease of every item an owner holds; one statement per heartbeat. */
-export function heartbeatItems(db: Db): (owner: string, now: number, leaseMs: number) => number {
-  const renew = db.prepare('UPDATE items SET lease_expires_at = ? WHERE state = 1 AND lease_owner = ?');
-  return (owner, now, leaseMs) => renew.run(now + leaseMs, owner).changes;
+/** Renews the leases of the listed items an owner holds; one statement per heartbeat. */
+export function heartbeatItems(
+  db: Db,
+): (owner: string, now: number, leaseMs: number, itemIds: readonly number[]) => number {
+  const renew = db.prepare(
+    `UPDATE items SET lease_expires_at = ?
+     WHERE state = 1 AND lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+  );
+  return (owner, now, leaseMs, itemIds) =>
+    itemIds.length === 0 ? 0 : renew.run(now + leaseMs, owner, JSON.stringify(itemIds)).changes;
 }

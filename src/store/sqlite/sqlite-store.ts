@@ -142,8 +142,8 @@ export class SqliteStore implements Store {
   async release(items: Parameters<Store['release']>[0]) {
     if (items.length) this.releaseOp(items);
   }
-  async heartbeat(owner: string, now: number, leaseMs: number) {
-    return this.heartbeatOp(owner, now, leaseMs);
+  async heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]) {
+    return this.heartbeatOp(owner, now, leaseMs, itemIds);
   }
   async sweep(opts: Parameters<Store['sweep']>[0]) {
     const r = durably(this.db, () => this.sweepOp(opts));
