@@ -28,14 +28,13 @@ export function upstreamDraws(o: Pick<MockUpstreamOptions, 'faults' | 'latency' 
   ];
   return {
     fault() {
-      let u = faultRng.u32() / 4294967296;
+      let u = faultRng.float();
       for (const [kind, rate] of faultTable) {
         if (u < rate) return kind;
         u -= rate;
       }
       return 'none';
     },
-    latencyMs: () =>
-      maxMs > 0 ? minMs + Math.floor((latencyRng.u32() / 4294967296) * (maxMs - minMs + 1)) : 0,
+    latencyMs: () => (maxMs > 0 ? minMs + latencyRng.int(maxMs - minMs + 1) : 0),
   };
 }

@@ -4,7 +4,9 @@ import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts
 import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
 import type { Permit } from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
+import { EarliestTimer } from '../internal/earliest-timer.ts';
 import type { Notifier } from '../queue/notifier.ts';
+import { laneKey } from '../routing/router.ts';
 import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
 import { parseBetas } from '../wire/headers.ts';
 import { estimateInputTokens } from '../wire/input-tokens.ts';
@@ -68,10 +70,10 @@ export class Worker {
   private flushing: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private readyTimer: NodeJS.Timeout | null = null;
-  private readyAt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryAt = 0;
+  /** Dispatches again when the earliest waiting lane's limiter will admit its next request. */
+  private readonly readyTimer = new EarliestTimer(() => this.dispatch());
+  /** Claims again when the earliest requeued request becomes claimable. */
+  private readonly retryTimer = new EarliestTimer(() => this.wake());
   private scheduled = false;
   private sliceOpen = false;
   private sliceStart = 0;
@@ -158,8 +160,8 @@ export class Worker {
       pendingRetries: this.retries.length,
       timers: {
         poll: this.pollTimer !== null,
-        ready: this.readyTimer !== null,
-        retry: this.retryTimer !== null,
+        ready: this.readyTimer.pending,
+        retry: this.retryTimer.pending,
         flush: this.flushTimer !== null,
       },
     };
@@ -263,7 +265,7 @@ export class Worker {
   }
 
   private laneFor(target: RoutedBackend, model: string): Lane {
-    const key = `${target.name}:${model}`;
+    const key = laneKey(target.name, model);
     let lane = this.lanes.get(key);
     if (!lane) {
       if (this.lanes.size >= this.o.maxLanes) this.forgetIdleLanes();
@@ -340,17 +342,7 @@ export class Worker {
       const t = lane.limiter.readyAt(job.request);
       if (t !== null && t > now && t < at) at = t;
     }
-    if (at === Number.POSITIVE_INFINITY || (this.readyTimer && this.readyAt <= at)) return;
-    if (this.readyTimer) clearTimeout(this.readyTimer);
-    this.readyAt = at;
-    this.readyTimer = setTimeout(
-      () => {
-        this.readyTimer = null;
-        this.dispatch();
-      },
-      Math.min(2 ** 31 - 1, at - now),
-    );
-    this.readyTimer.unref();
+    if (at !== Number.POSITIVE_INFINITY) this.readyTimer.set(at, now);
   }
 
   private launch(job: Job, permit: Permit): void {
@@ -483,17 +475,7 @@ export class Worker {
 
   /** A requeued request becomes claimable at `at`: claim then, not at the next idle poll. */
   private wakeAt(at: number): void {
-    if (this.stopping || (this.retryTimer && this.retryAt <= at)) return;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryAt = at;
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = null;
-        this.wake();
-      },
-      Math.min(2 ** 31 - 1, Math.max(0, at - this.o.clock.now())),
-    );
-    this.retryTimer.unref();
+    if (!this.stopping) this.retryTimer.set(at, this.o.clock.now());
   }
 
   private releaseItems(items: ClaimedItem[]): void {
@@ -567,7 +549,9 @@ export class Worker {
     if (this.stopping) return;
     this.stopping = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    for (const t of [this.pollTimer, this.readyTimer, this.retryTimer]) if (t) clearTimeout(t);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.readyTimer.clear();
+    this.retryTimer.clear();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     const waiting: ClaimedItem[] = [];
     for (const lane of this.active) for (const job of lane.remove(() => true)) waiting.push(job.item);

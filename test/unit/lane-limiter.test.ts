@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Prng } from '../../src/backends/mock/prng.ts';
 import type { HeaderBag, Usage } from '../../src/backends/model-backend.ts';
 import {
   type AcquireRequest,
@@ -11,16 +12,10 @@ import {
 } from '../../src/dispatch/lane-limiter.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
-/** mulberry32: a seeded random for jitter, so every run draws the same numbers. */
+/** A seeded random for jitter (the mock model's PRNG), so every run draws the same numbers. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Prng({ hi: seed, lo: 0 });
+  return () => rng.float();
 }
 
 function setup(limits: Partial<LaneLimits> = {}, seed = 1): { clock: ManualClock; lane: LaneLimiter } {

@@ -27,9 +27,14 @@ export class Prng {
     return t >>> 0;
   }
 
+  /** A number in [0, 1). */
+  float(): number {
+    return this.u32() / 4294967296;
+  }
+
   /** An integer in [0, n). */
   int(n: number): number {
-    return Math.floor((this.u32() / 4294967296) * n);
+    return Math.floor(this.float() * n);
   }
 
   /** One element of a non-empty array. */
