@@ -189,6 +189,48 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'claims are shared across workspaces first: two batches of one workspace do not outweigh another',
+      withStore(async (store) => {
+        await makeBatch(store, 100, { workspace: 'a' });
+        await makeBatch(store, 100, { workspace: 'a', now: T0 + 1 });
+        const b = await makeBatch(store, 100, { workspace: 'b', now: T0 + 2 });
+        const got = await store.claim({ owner: 'o', limit: 30, now: T0, leaseMs: 60_000 });
+        assert.equal(got.length, 30);
+        assert.equal(got.filter((c) => c.batchSeq === b.seq).length, 15);
+      }),
+    );
+
+    test(
+      'concurrent claims and completions: every item is claimed once and each batch ends with exact counts',
+      withStore(async (store) => {
+        const batches = [await makeBatch(store, 300), await makeBatch(store, 300, { workspace: 'x' })];
+        const seen = new Set<number>();
+        const ended: string[] = [];
+        // Four "workers" claim and complete in parallel; on PostgreSQL they use separate connections.
+        await Promise.all(
+          ['w1', 'w2', 'w3', 'w4'].map(async (owner) => {
+            for (;;) {
+              const got = await store.claim({ owner, limit: 25, now: T0, leaseMs: 60_000 });
+              if (got.length === 0) return;
+              for (const c of got) {
+                assert.ok(!seen.has(c.itemId), `item ${c.itemId} claimed twice`);
+                seen.add(c.itemId);
+              }
+              ended.push(...(await store.complete(got.map(done), T0 + 1)));
+            }
+          }),
+        );
+        assert.equal(seen.size, 600);
+        assert.deepEqual(ended.sort(), batches.map((b) => b.id).sort());
+        for (const b of batches) {
+          const r = await store.getBatch(b.workspace, b.id);
+          assert.deepEqual(r?.counts, { succeeded: 300, errored: 0, canceled: 0, expired: 0 });
+          assert.equal((await results(store, b.seq)).length, 300);
+        }
+      }),
+    );
+
+    test(
       'completion is fenced by attempt and ends the batch with its counts',
       withStore(async (store) => {
         const b = await makeBatch(store, 3);

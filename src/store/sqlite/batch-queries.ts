@@ -1,6 +1,6 @@
 import type { BatchRecord } from '../../domain/batch.ts';
+import { type BatchRow, toBatchRecord } from '../batch-row.ts';
 import type { CancelOutcome, DeleteOutcome, ListQuery } from '../store.ts';
-import { type BatchRow, toBatchRecord } from './batch-row.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;

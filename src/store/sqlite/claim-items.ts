@@ -1,3 +1,4 @@
+import { fairShares } from '../../domain/fair-shares.ts';
 import type { BatchId } from '../../domain/ids.ts';
 import type { ClaimedItem, ClaimOptions } from '../store.ts';
 import type { Db } from './open-database.ts';
@@ -5,19 +6,20 @@ import type { Db } from './open-database.ts';
 interface OpenBatch {
   seq: number;
   id: string;
+  workspace: string;
   api_version: string;
   betas: string | null;
 }
 
 /**
  * Fair claiming for the single-node store. SQLite has one writer, so the round-robin over batches is done here in
- * process (as River's SQLite driver and Oban Lite do): each claim shares `limit` evenly across the batches that have
- * queued work, starting from a rotating offset, then hands any unused share to batches that still have more. A
- * 10-request batch created after a 100,000-request one therefore gets its share on the very next claim.
+ * process (as River's SQLite driver and Oban Lite do): each claim shares `limit` across workspaces and their batches
+ * (`fairShares`), then hands any unused share to batches that still have more. A 10-request batch created after a
+ * 100,000-request one therefore gets its share on the very next claim.
  */
 export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
   const openBatches = db.prepare(
-    `SELECT seq, id, api_version, betas FROM batches
+    `SELECT seq, id, workspace, api_version, betas FROM batches
      WHERE status = 'in_progress' AND deleted_at IS NULL AND expires_at > ? ORDER BY seq`,
   );
   const claimSql = (filter: string) =>
@@ -37,8 +39,6 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
     const batches = openBatches.all(opts.now) as OpenBatch[];
     const out: ClaimedItem[] = [];
     if (batches.length === 0 || opts.limit <= 0) return out;
-    const start = rotation++ % batches.length;
-    const order = [...batches.slice(start), ...batches.slice(0, start)];
     const exhausted = new Set<number>();
     const skip = opts.skipModels?.length ? JSON.stringify(opts.skipModels) : null;
     const take = (b: OpenBatch, n: number) => {
@@ -63,16 +63,13 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
         });
       }
     };
-    const share = Math.max(1, Math.ceil(opts.limit / order.length));
-    for (const b of order) {
-      const n = Math.min(share, opts.limit - out.length);
-      if (n <= 0) break;
-      take(b, n);
-    }
-    for (const b of order) {
+    const shares = fairShares(batches, opts.limit, rotation++);
+    for (const { batch, n } of shares) take(batch, n);
+    // Second pass: what a batch could not use goes to the others that still have work.
+    for (const { batch } of shares) {
       const n = opts.limit - out.length;
       if (n <= 0) break;
-      if (!exhausted.has(b.seq)) take(b, n);
+      if (!exhausted.has(batch.seq)) take(batch, n);
     }
     return out;
   }).immediate as (opts: ClaimOptions) => ClaimedItem[];

@@ -1,6 +1,6 @@
 import type { BatchRecord } from '../../domain/batch.ts';
+import { type BatchRow, toBatchRecord } from '../batch-row.ts';
 import type { IngestItem, IngestSession, NewBatch } from '../store.ts';
-import { type BatchRow, toBatchRecord } from './batch-row.ts';
 import { type Db, durably } from './open-database.ts';
 import { purgeBatchRows } from './purge-batch.ts';
 

@@ -1,8 +1,8 @@
-import type { BatchRecord } from '../../domain/batch.ts';
-import type { VisibleBatchStatus } from '../../domain/batch-status.ts';
-import type { BatchId } from '../../domain/ids.ts';
+import type { BatchRecord } from '../domain/batch.ts';
+import type { VisibleBatchStatus } from '../domain/batch-status.ts';
+import type { BatchId } from '../domain/ids.ts';
 
-/** A `batches` row as better-sqlite3 returns it. */
+/** A `batches` row as both stores return it (PostgreSQL's bigints parsed as numbers). */
 export interface BatchRow {
   seq: number;
   id: string;

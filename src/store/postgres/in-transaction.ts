@@ -1,0 +1,26 @@
+import type pg from 'pg';
+
+/** Deadlock and serialization failures: the transaction did nothing and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Runs `fn` in one transaction on one pooled connection, retried a few times on a deadlock. A connection that saw an
+ * error is discarded rather than returned to the pool: after a server restart it would fail the next user too.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      const r = await fn(c);
+      await c.query('COMMIT');
+      c.release();
+      return r;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      c.release(err instanceof Error ? err : true);
+      const code = (err as { code?: string }).code;
+      if (attempt >= 3 || !code || !RETRYABLE.has(code)) throw err;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * PostgreSQL schema, applied in order by `migrate`. Each entry is one migration; never edit one that has shipped.
+ *
+ * Times are epoch milliseconds (bigint), as in the SQLite store, so every rule reads the injected clock.
+ *
+ * An item's id is `batch seq * 2^20 + its position in the upload` (a batch holds at most 100,000 < 2^17 items):
+ * ingest knows every id without a round trip, a batch's payloads and results are one primary-key range (no second
+ * index to maintain), and results come out in upload order.
+ *
+ * The items row is narrow (state, attempts, lease) and filled to 80% so the updates of claim and completion can stay
+ * on their page; params and result lines live in their own tables, so those updates never copy payload bytes.
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE batches (
+    seq bigserial PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    workspace text NOT NULL,
+    status text NOT NULL,
+    total integer NOT NULL DEFAULT 0,
+    pending integer NOT NULL DEFAULT 0,
+    succeeded integer NOT NULL DEFAULT 0,
+    errored integer NOT NULL DEFAULT 0,
+    canceled integer NOT NULL DEFAULT 0,
+    expired integer NOT NULL DEFAULT 0,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    ended_at bigint,
+    cancel_initiated_at bigint,
+    archived_at bigint,
+    -- When an archived batch's payloads and results were all deleted (the sweeper stops looking at it).
+    purged_at bigint,
+    deleted_at bigint,
+    api_version text NOT NULL,
+    betas text
+  );
+  CREATE INDEX batches_workspace_id ON batches (workspace, id);
+  CREATE INDEX batches_open ON batches (status) WHERE status IN ('ingesting', 'in_progress', 'canceling');
+  CREATE TABLE items (
+    id bigint PRIMARY KEY,
+    batch_seq bigint NOT NULL,
+    custom_id text NOT NULL,
+    state smallint NOT NULL DEFAULT 0,
+    attempts integer NOT NULL DEFAULT 0,
+    run_at bigint NOT NULL DEFAULT 0,
+    lease_owner text,
+    lease_expires_at bigint,
+    model text,
+    last_error text
+  ) WITH (fillfactor = 80);
+  CREATE UNIQUE INDEX items_batch_custom_id ON items (batch_seq, custom_id);
+  CREATE INDEX items_queued ON items (batch_seq, id) WHERE state = 0;
+  CREATE INDEX items_running ON items (lease_expires_at) WHERE state = 1;
+  -- Params are JSON that rarely compresses below the TOAST threshold's worth; not trying saves ingest CPU.
+  CREATE TABLE payloads (item_id bigint PRIMARY KEY, params bytea NOT NULL);
+  ALTER TABLE payloads ALTER COLUMN params SET STORAGE EXTERNAL;
+  CREATE TABLE results (item_id bigint PRIMARY KEY, line text NOT NULL);
+  CREATE TABLE api_keys (
+    id text PRIMARY KEY,
+    workspace text NOT NULL,
+    prefix text NOT NULL,
+    secret_hash text NOT NULL UNIQUE,
+    created_at bigint NOT NULL,
+    revoked_at bigint
+  );
+  `,
+];
+
+/** Bits of an item id below its batch's seq. */
+export const ITEM_ID_SHIFT = 2 ** 20;
+
+/** The id of the item at `position` (0-based) of batch `seq`. */
+export function itemId(seq: number, position: number): number {
+  return seq * ITEM_ID_SHIFT + position;
+}
+
+/** The half-open id range [lo, hi) holding every item of batch `seq`. */
+export function itemRange(seq: number): [number, number] {
+  return [seq * ITEM_ID_SHIFT, (seq + 1) * ITEM_ID_SHIFT];
+}
