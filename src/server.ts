@@ -10,11 +10,9 @@ import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
 import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
-import { LocalNotifier } from './queue/notifier.ts';
 import { Sweeper } from './queue/sweeper.ts';
 import { loadRoutingConfig } from './routing/load-routing-config.ts';
-import { lockDataDir } from './store/sqlite/data-dir-lock.ts';
-import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openStorage } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -63,18 +61,20 @@ function routesFor(config: ServeConfig, over: ServerOverrides): BackendRoutes {
   });
 }
 
-/** Starts the API server with an in-process worker and sweeper on the embedded SQLite store. */
+/**
+ * Starts a Barge process: the HTTP API, the worker and the sweeper for `--role all` (the default), or only the API
+ * (`api`) or only the worker and sweeper (`worker`, which still serves `/healthz` and `/barge/v1/lanes`), on the
+ * embedded SQLite store or a shared PostgreSQL database.
+ */
 export async function startServer(config: ServeConfig, over: ServerOverrides = {}): Promise<RunningServer> {
   const logger = over.logger ?? createLogger(config.logLevel);
   const clock = over.clock ?? systemClock;
   // Before anything is opened: a bad config file stops the start with its message and leaves nothing behind.
   const routes = routesFor(config, over);
-  const unlock = lockDataDir(config.dataDir);
-  const store = new SqliteStore(SqliteStore.fileIn(config.dataDir), { spool: true });
-  const recovered = await store.recover();
-  if (recovered.requeued || recovered.droppedUploads)
-    logger.info(recovered, 'recovered after an unclean stop');
-  const notifier = new LocalNotifier();
+  const storage = await openStorage(config, logger);
+  const { store, notifier } = storage;
+  const runsApi = config.role !== 'worker';
+  const runsWorker = config.role !== 'api';
   const onError = (err: unknown) => logger.error({ err }, 'background task failed');
   const worker = new Worker({
     store,
@@ -104,6 +104,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     publicUrl: config.publicUrl,
     batchTtlMs: config.batchTtlMs,
     lanes: () => worker.laneStatus(),
+    batchApi: runsApi,
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });
@@ -121,8 +122,8 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  if (over.startWorker !== false) worker.start();
-  if (over.startSweeper !== false) sweeper.start();
+  if (runsWorker && over.startWorker !== false) worker.start();
+  if (runsWorker && over.startSweeper !== false) sweeper.start();
 
   let closing: Promise<void> | null = null;
   return {
@@ -143,8 +144,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
         await httpClosed;
         clearTimeout(force);
         for (const r of routes.all()) await r.backend.close?.();
-        await store.close();
-        unlock();
+        await storage.close();
       })();
       return closing;
     },

@@ -38,6 +38,8 @@ export interface ApiDeps {
   maxBodyBytes?: number;
   /** The worker's lanes, when this process runs one. */
   lanes?: () => LaneStatus[];
+  /** Serve the Message Batches API (default true); a worker-only process serves health and lanes only. */
+  batchApi?: boolean;
 }
 
 /** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
@@ -106,9 +108,11 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.register(createBatchRoute(deps));
-  app.register(batchRoutes(deps));
-  app.register(resultsRoute(deps));
+  if (deps.batchApi !== false) {
+    app.register(createBatchRoute(deps));
+    app.register(batchRoutes(deps));
+    app.register(resultsRoute(deps));
+  }
   app.register(lanesRoute(deps));
   return app;
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors/api-error.ts';
+import { isStorageUnavailable } from '../store/storage-unavailable.ts';
 import { errorEnvelope } from '../wire/error-envelope.ts';
 
 /** Maps Fastify's own errors (bad content type, body too large, bad JSON) into the registry. */
@@ -12,6 +13,11 @@ function fromFastify(err: FastifyError): ApiError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('invalid_request', 'Request body size did not match Content-Length.');
     default:
+      if (isStorageUnavailable(err)) {
+        return new ApiError('overloaded', 'Storage is temporarily unavailable; please retry.', {
+          cause: err,
+        });
+      }
       if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
         return new ApiError('invalid_request', err.message);
       }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { keysCommand } from './keys-command.ts';
+import { migrateCommand } from './migrate-command.ts';
 import { mockUpstreamCommand } from './mock-upstream-command.ts';
 import { serveCommand } from './serve-command.ts';
 
@@ -8,6 +9,7 @@ const program = new Command('barge')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(keysCommand())
+  .addCommand(migrateCommand())
   .addCommand(mockUpstreamCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

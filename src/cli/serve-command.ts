@@ -15,10 +15,45 @@ function int(name: string) {
   };
 }
 
+/** The PostgreSQL tuning flags, shared by `serve`, `migrate` and `keys`. */
+export function addPgOptions(cmd: Command): Command {
+  const d = DEFAULT_SERVE_CONFIG.pg;
+  for (const option of [
+    envOption('--pg-pool-size <n>', 'PostgreSQL connections per process')
+      .default(d.poolSize)
+      .argParser(int('pg-pool-size')),
+    envOption(
+      '--pg-statement-timeout <duration>',
+      'longest any one SQL statement may run (0 for no limit)',
+    ).default(formatDuration(d.statementTimeoutMs)),
+    envOption('--pg-connect-timeout <duration>', 'how long to wait for a PostgreSQL connection').default(
+      formatDuration(d.connectTimeoutMs),
+    ),
+    envOption('--pg-schema <name>', "schema to keep Barge's tables in (default: public)"),
+  ])
+    cmd.addOption(option);
+  return cmd;
+}
+
+/** The parsed values of `addPgOptions`' flags. */
+export function pgSettings(o: {
+  pgPoolSize: number;
+  pgStatementTimeout: string;
+  pgConnectTimeout: string;
+  pgSchema?: string;
+}): ServeConfig['pg'] {
+  return {
+    poolSize: o.pgPoolSize,
+    statementTimeoutMs: o.pgStatementTimeout === '0' ? 0 : parseDuration(o.pgStatementTimeout),
+    connectTimeoutMs: parseDuration(o.pgConnectTimeout),
+    schema: o.pgSchema ?? null,
+  };
+}
+
 /** `barge serve`: the API server with an in-process worker. */
 export function serveCommand(): Command {
   const d = DEFAULT_SERVE_CONFIG;
-  return new Command('serve')
+  const cmd = new Command('serve')
     .description(
       'Run the Message Batches API server with an in-process worker (SQLite, mock model by default)',
     )
@@ -80,53 +115,74 @@ export function serveCommand(): Command {
       ),
     )
     .addOption(
+      envOption(
+        '--database-url <url>',
+        'PostgreSQL (postgres://user:pass@host:5432/db) shared by every process of a cluster; without it, SQLite in --data-dir',
+      ),
+    )
+    .addOption(
+      envOption('--role <role>', 'api (HTTP API only), worker (worker and sweeper only) or all')
+        .choices(['api', 'worker', 'all'])
+        .default(d.role),
+    )
+    .addOption(
       envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default(d.logLevel),
-    )
-    .action(async (o) => {
-      const config = validateServeConfig({
-        ...d,
-        host: o.host,
-        port: o.port,
-        dataDir: o.dataDir,
-        concurrency: o.concurrency,
-        batchTtlMs: parseDuration(o.batchTtl),
-        retentionMs: parseDuration(o.retention),
-        publicUrl: o.publicUrl ?? null,
-        auth: o.auth,
-        allowUnauthenticatedRemote:
-          o.allowUnauthenticatedRemote === true || o.allowUnauthenticatedRemote === 'true',
-        mockLatency: parseDurationRange(o.mockLatency),
-        mockErrorRate: o.mockErrorRate,
-        shutdownGraceMs: parseDuration(o.shutdownGrace),
-        logLevel: o.logLevel,
-        configFile: o.config ?? null,
-      } satisfies ServeConfig);
-      // Loaded here so that other commands (keys) do not pay for loading the server.
-      const { startServer } = await import('../server.ts');
-      const server = await startServer(config);
-      server.logger.info(
-        { url: server.url, dataDir: config.dataDir, auth: config.auth, concurrency: config.concurrency },
-        `barge listening on ${server.url}`,
-      );
-      let signals = 0;
-      const shutdown = (signal: string) => {
-        signals++;
-        if (signals > 1) {
-          server.logger.warn('second signal: exiting now; unfinished requests will run again after restart');
+    );
+  return addPgOptions(cmd).action(async (o) => {
+    const config = validateServeConfig({
+      ...d,
+      host: o.host,
+      port: o.port,
+      dataDir: o.dataDir,
+      concurrency: o.concurrency,
+      batchTtlMs: parseDuration(o.batchTtl),
+      retentionMs: parseDuration(o.retention),
+      publicUrl: o.publicUrl ?? null,
+      auth: o.auth,
+      allowUnauthenticatedRemote:
+        o.allowUnauthenticatedRemote === true || o.allowUnauthenticatedRemote === 'true',
+      mockLatency: parseDurationRange(o.mockLatency),
+      mockErrorRate: o.mockErrorRate,
+      shutdownGraceMs: parseDuration(o.shutdownGrace),
+      logLevel: o.logLevel,
+      configFile: o.config ?? null,
+      databaseUrl: o.databaseUrl ?? null,
+      role: o.role,
+      pg: pgSettings(o),
+    } satisfies ServeConfig);
+    // Loaded here so that other commands (keys) do not pay for loading the server.
+    const { startServer } = await import('../server.ts');
+    const server = await startServer(config);
+    server.logger.info(
+      {
+        url: server.url,
+        role: config.role,
+        store: server.store.kind,
+        ...(config.databaseUrl ? {} : { dataDir: config.dataDir }),
+        auth: config.auth,
+        concurrency: config.concurrency,
+      },
+      `barge listening on ${server.url}`,
+    );
+    let signals = 0;
+    const shutdown = (signal: string) => {
+      signals++;
+      if (signals > 1) {
+        server.logger.warn('second signal: exiting now; unfinished requests will run again after restart');
+        process.exit(1);
+      }
+      server.logger.info({ signal }, 'shutting down: no new claims, waiting for in-flight requests');
+      server.close().then(
+        () => process.exit(0),
+        (err) => {
+          server.logger.error({ err }, 'shutdown failed');
           process.exit(1);
-        }
-        server.logger.info({ signal }, 'shutting down: no new claims, waiting for in-flight requests');
-        server.close().then(
-          () => process.exit(0),
-          (err) => {
-            server.logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => shutdown('SIGINT'));
-      process.on('SIGTERM', () => shutdown('SIGTERM'));
-    });
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
 }

@@ -28,6 +28,27 @@ export const ServeConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** The backends and routes file (JSON or YAML); null runs everything on the built-in mock model. */
   configFile: z.string().min(1).nullable(),
+  /** A PostgreSQL URL: the shared store of a cluster. Null keeps the embedded SQLite store in `dataDir`. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .nullable(),
+  /** What this process runs: the HTTP API, the worker (with the sweeper), or both. */
+  role: z.enum(['api', 'worker', 'all']),
+  pg: z.object({
+    poolSize: z.number().int().min(1).max(1000),
+    statementTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+    connectTimeoutMs: z.number().int().min(100).max(600_000),
+    /** A schema other than `public` (several deployments, or test runs, in one database). */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+      .nullable(),
+  }),
 });
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
@@ -48,6 +69,9 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   sweepIntervalMs: 1000,
   logLevel: 'info',
   configFile: null,
+  databaseUrl: null,
+  role: 'all',
+  pg: { poolSize: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000, schema: null },
 };
 
 /** Whether a host only listens on the loopback interface. */
@@ -65,6 +89,12 @@ export function validateServeConfig(input: ServeConfig): ServeConfig {
   const c = parsed.data;
   if (c.batchTtlMs > c.retentionMs)
     throw new Error('invalid configuration: --batch-ttl must not exceed --retention');
+  if (c.role !== 'all' && c.databaseUrl === null) {
+    throw new Error(
+      `invalid configuration: --role ${c.role} needs --database-url: separate API and worker processes share a ` +
+        'PostgreSQL database (the embedded SQLite store serves one process)',
+    );
+  }
   if (c.mockLatency.maxMs < c.mockLatency.minMs)
     throw new Error('invalid configuration: --mock-latency range');
   if (c.auth === 'none' && !isLoopbackHost(c.host) && !c.allowUnauthenticatedRemote) {

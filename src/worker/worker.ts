@@ -5,7 +5,7 @@ import type { BackendOutcome, BackendRequest } from '../backends/model-backend.t
 import type { Permit } from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
 import { EarliestTimer } from '../internal/earliest-timer.ts';
-import type { Notifier } from '../queue/notifier.ts';
+import { decodeLanePause, encodeLanePause, type Notifier } from '../queue/notifier.ts';
 import { laneKey } from '../routing/router.ts';
 import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
 import { parseBetas } from '../wire/headers.ts';
@@ -58,6 +58,8 @@ export class Worker {
   /** Every claimed request not yet finished: waiting in a lane or running. */
   private readonly jobs = new Map<number, Job>();
   private readonly lanes = new Map<string, Lane>();
+  /** Pauses told by other workers for lanes not open here yet: lane key to epoch ms. */
+  private readonly remotePauses = new Map<string, number>();
   /** Lanes with waiting requests, in round-robin order. */
   private active: Lane[] = [];
   private readonly load = new Map<string, number>();
@@ -104,6 +106,7 @@ export class Worker {
     this.unsubscribe.push(this.o.notifier.on('batch-ready', () => this.wake()));
     this.unsubscribe.push(this.o.notifier.on('batch-expired', (id) => this.abortBatch(id)));
     this.unsubscribe.push(this.o.notifier.on('batch-canceled', (id) => this.unclaimBatch(id)));
+    this.unsubscribe.push(this.o.notifier.on('lane-paused', (p) => this.remotePause(p)));
     this.heartbeatTimer = setInterval(
       () => {
         this.o.store
@@ -271,8 +274,26 @@ export class Worker {
       if (this.lanes.size >= this.o.maxLanes) this.forgetIdleLanes();
       lane = new Lane(key, model, target, this.o.clock, this.o.random);
       this.lanes.set(key, lane);
+      const told = this.remotePauses.get(key);
+      if (told !== undefined) lane.limiter.pauseUntil(told, 'remote');
     }
     return lane;
+  }
+
+  /**
+   * Another worker's upstream paused a lane (PostgreSQL clusters): pause it here too, or remember the pause for a
+   * lane this worker has not opened yet, so no process keeps sending into a 429.
+   */
+  private remotePause(payload: string): void {
+    const p = decodeLanePause(payload);
+    if (!p || p.untilMs <= this.o.clock.now()) return;
+    const lane = this.lanes.get(p.lane);
+    if (lane) lane.limiter.pauseUntil(p.untilMs, 'remote');
+    else {
+      const now = this.o.clock.now();
+      for (const [k, until] of this.remotePauses) if (until <= now) this.remotePauses.delete(k);
+      if (this.remotePauses.size < this.o.maxLanes) this.remotePauses.set(p.lane, p.untilMs);
+    }
   }
 
   private forgetIdleLanes(): void {
@@ -434,6 +455,7 @@ export class Worker {
         { lane: lane.key, pausedMs: pausedUntil - now, error: outcome.error.type },
         'lane paused by the upstream',
       );
+      this.o.notifier.notify('lane-paused', encodeLanePause({ lane: lane.key, untilMs: pausedUntil }));
     }
     const decision = decideRetry(outcome, {
       attempt: item.attempt,

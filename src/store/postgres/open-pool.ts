@@ -1,10 +1,11 @@
 import pg from 'pg';
+import { DEFAULT_SERVE_CONFIG } from '../../config/config.ts';
 
 /** How Barge connects to PostgreSQL (`--database-url` and the `--pg-*` settings). */
 export interface PgConnectOptions {
   url: string;
   /** Connections in this process's pool. */
-  poolSize?: number;
+  poolSize?: number | undefined;
   /** Server-side limit on any one statement (ms); 0 turns it off. */
   statementTimeoutMs?: number;
   /** How long to wait for a connection, from the pool or the server, before failing the operation (ms). */
@@ -15,11 +16,7 @@ export interface PgConnectOptions {
   applicationName?: string;
 }
 
-export const PG_DEFAULTS = {
-  poolSize: 10,
-  statementTimeoutMs: 30_000,
-  connectTimeoutMs: 5_000,
-} as const;
+const PG_DEFAULTS = DEFAULT_SERVE_CONFIG.pg;
 
 // bigint columns hold epoch milliseconds, counts and item ids, all far below 2^53: parse them as numbers.
 const types = {
