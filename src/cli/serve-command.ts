@@ -116,6 +116,18 @@ export function serveCommand(): Command {
     )
     .addOption(
       envOption(
+        '--lease <duration>',
+        "how long a worker holds a claimed request without renewing it; a dead worker's requests run again after this",
+      ).default(formatDuration(d.leaseMs)),
+    )
+    .addOption(
+      envOption(
+        '--sweep-interval <duration>',
+        'time between sweeper passes (lease rescue, expiry, cancellation, retention)',
+      ).default(formatDuration(d.sweepIntervalMs)),
+    )
+    .addOption(
+      envOption(
         '--database-url <url>',
         'PostgreSQL (postgres://user:pass@host:5432/db) shared by every process of a cluster; without it, SQLite in --data-dir',
       ),

@@ -7,6 +7,7 @@ import type { Clock } from '../domain/clock.ts';
 import { EarliestTimer } from '../internal/earliest-timer.ts';
 import { decodeLanePause, encodeLanePause, type Notifier } from '../queue/notifier.ts';
 import { laneKey } from '../routing/router.ts';
+import { isStorageUnavailable } from '../store/storage-unavailable.ts';
 import type { ClaimedItem, Completion, Retry, Store } from '../store/store.ts';
 import { parseBetas } from '../wire/headers.ts';
 import { estimateInputTokens } from '../wire/input-tokens.ts';
@@ -42,6 +43,8 @@ export interface WorkerOptions {
 
 /** Longest stretch of dispatching in one event-loop turn (as the ingest's and download's time slices). */
 const SLICE_MS = 8;
+/** Flush attempts while storage is unavailable (about a minute with the backoff) before leaving it to lease rescue. */
+const MAX_FLUSH_RETRIES = 40;
 
 /**
  * The worker loop: claim -> route to a (backend, model) lane -> wait for the lane's limiter -> call the backend ->
@@ -77,6 +80,8 @@ export class Worker {
   /** Claims again when the earliest requeued request becomes claimable. */
   private readonly retryTimer = new EarliestTimer(() => this.wake());
   private scheduled = false;
+  /** Consecutive flushes that failed because storage was unavailable. */
+  private flushFailures = 0;
   private sliceOpen = false;
   private sliceStart = 0;
   private dispatchDeferred = false;
@@ -525,7 +530,21 @@ export class Worker {
           const ended = await this.o.store.complete(completions, this.o.clock.now());
           for (const id of ended) this.o.notifier.notify('batch-ended', id);
         }
+        this.flushFailures = 0;
       } catch (err) {
+        if (isStorageUnavailable(err) && this.flushFailures < MAX_FLUSH_RETRIES) {
+          // A database restart or failover: keep the finished work and write it again shortly. Completions are
+          // fenced, so writing late is safe even if a lease lapsed meanwhile and the request ran elsewhere.
+          this.flushFailures++;
+          this.pending.unshift(...completions);
+          this.retries.unshift(...retries);
+          for (const id of ids) this.writing.delete(id);
+          const delay = Math.min(2000, 100 * 2 ** this.flushFailures);
+          if (this.flushTimer) clearTimeout(this.flushTimer);
+          this.flushTimer = setTimeout(() => this.flush(), delay);
+          this.o.onError?.(err);
+          return;
+        }
         // The items stay claimed in storage; no longer renewed, their leases lapse and the sweeper rescues them.
         this.o.onError?.(err);
       } finally {
