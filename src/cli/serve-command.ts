@@ -160,6 +160,8 @@ export function serveCommand(): Command {
       shutdownGraceMs: parseDuration(o.shutdownGrace),
       logLevel: o.logLevel,
       configFile: o.config ?? null,
+      leaseMs: parseDuration(o.lease),
+      sweepIntervalMs: parseDuration(o.sweepInterval),
       databaseUrl: o.databaseUrl ?? null,
       role: o.role,
       pg: pgSettings(o),

@@ -190,7 +190,10 @@ export class Worker {
     if (this.claiming || this.stopping) return;
     // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim. Claims
     // are write transactions: take them in chunks of half the slots, or sooner when the lanes are running dry.
-    const free = 2 * this.o.concurrency - this.jobs.size;
+    // Finished requests whose write is still pending count too once they exceed the concurrency: when storage
+    // falls behind (a busy shared database), the worker stops claiming instead of piling up unwritten results.
+    const unwritten = this.pending.length + this.writing.size;
+    const free = 2 * this.o.concurrency - this.jobs.size - Math.max(0, unwritten - this.o.concurrency);
     const waiting = this.jobs.size - this.running;
     if (free <= 0) return;
     if (this.jobs.size > 0 && free < this.o.concurrency >> 2 && waiting >= this.o.concurrency >> 2) return;

@@ -24,3 +24,23 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => 
     }
   }
 }
+
+/**
+ * One statement, run again (up to three times) when PostgreSQL picked it as a deadlock victim. Statements that lock
+ * rows another transaction may lock in another order (retries and completions against the sweeper's expiry) can
+ * meet in a cycle now and then; the victim did nothing and is safe to repeat.
+ */
+export async function queryRetrying<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.query<R>(text, values);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= 3 || !code || !RETRYABLE.has(code)) throw err;
+    }
+  }
+}

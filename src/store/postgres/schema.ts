@@ -10,6 +10,9 @@
  * The items row is narrow (state, attempts, lease) and filled to 80% so the updates of claim and completion can stay
  * on their page; params and result lines live in their own tables, so those updates never copy payload bytes.
  */
+/** An item id is `batch seq * ITEM_ID_SHIFT + position` (see above). */
+export const ITEM_ID_SHIFT = 2 ** 20;
+
 export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE batches (
@@ -55,6 +58,36 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE payloads (item_id bigint PRIMARY KEY, params bytea NOT NULL);
   ALTER TABLE payloads ALTER COLUMN params SET STORAGE EXTERNAL;
   CREATE TABLE results (item_id bigint PRIMARY KEY, line text NOT NULL);
+  -- Fenced completion in one round trip (see complete-items.ts). The batch rows are locked first, in seq order, so
+  -- completers never deadlock; being server-side, the locks are held only while this runs and commits, never
+  -- across a round trip to a busy client.
+  CREATE FUNCTION barge_complete(p_ids bigint[], p_attempts int[], p_states smallint[], p_lines text[], p_now bigint)
+  RETURNS TABLE (batch_id text, batch_status text) LANGUAGE plpgsql AS $fn$
+  BEGIN
+    PERFORM 1 FROM batches
+    WHERE seq IN (SELECT DISTINCT x / ${ITEM_ID_SHIFT} FROM unnest(p_ids) AS x) ORDER BY seq FOR NO KEY UPDATE;
+    RETURN QUERY
+    WITH c AS (
+      SELECT DISTINCT ON (u.id) u.* FROM unnest(p_ids, p_attempts, p_states, p_lines) AS u(id, attempt, state, line)
+    ),
+    fenced AS (
+      UPDATE items i SET state = c.state, lease_owner = NULL, lease_expires_at = NULL
+      FROM c WHERE i.id = c.id AND i.attempts = c.attempt AND i.state = 1
+      RETURNING i.id, i.batch_seq, i.state
+    ),
+    written AS (INSERT INTO results (item_id, line) SELECT f.id, c.line FROM fenced f JOIN c ON c.id = f.id),
+    d AS (
+      SELECT f.batch_seq, count(*)::int AS n, (count(*) FILTER (WHERE f.state = 2))::int AS s
+      FROM fenced f GROUP BY f.batch_seq
+    )
+    UPDATE batches b SET
+      pending = b.pending - d.n, succeeded = b.succeeded + d.s, errored = b.errored + d.n - d.s,
+      status = CASE WHEN b.pending = d.n THEN 'ended' ELSE b.status END,
+      ended_at = CASE WHEN b.pending = d.n THEN p_now ELSE b.ended_at END
+    FROM d WHERE b.seq = d.batch_seq
+    RETURNING b.id::text, b.status;
+  END
+  $fn$;
   CREATE TABLE api_keys (
     id text PRIMARY KEY,
     workspace text NOT NULL,
@@ -65,9 +98,6 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   `,
 ];
-
-/** Bits of an item id below its batch's seq. */
-export const ITEM_ID_SHIFT = 2 ** 20;
 
 /** The id of the item at `position` (0-based) of batch `seq`. */
 export function itemId(seq: number, position: number): number {
