@@ -20,7 +20,7 @@ export function pgCluster(t: TestContext, url = PG_URL): PgCluster {
   const processes: BargeProcess[] = [];
   t.after(async () => {
     await Promise.all(processes.map((p) => p.kill9().catch(() => {})));
-    await dropSchema(schema).catch(() => {});
+    await dropSchema(schema, url).catch(() => {});
   });
   return {
     url,

@@ -11,8 +11,8 @@ export function freshSchemaName(): string {
 }
 
 /** Drops a test schema and everything in it. */
-export async function dropSchema(schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
+export async function dropSchema(schema: string, url = PG_URL): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -1,0 +1,61 @@
+// A PostgreSQL restart in the middle of a batch: processes keep running, the API answers 529 overloaded_error while
+// the database is away, and the batch still ends with exactly one result per request.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { pollUntil } from '../helpers/barge-process.ts';
+import {
+  API_HEADERS,
+  assertExactResults,
+  clientFor,
+  smallRequests,
+  waitEnded,
+} from '../helpers/e2e-batches.ts';
+import { pgCluster } from '../helpers/pg-cluster.ts';
+import { startPrivatePostgres } from '../helpers/private-postgres.ts';
+
+test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one result per request', async (t) => {
+  const pg = await startPrivatePostgres(t);
+  const cluster = pgCluster(t, pg.url);
+  const api = await cluster.start('api');
+  const worker = await cluster.start('worker', '--mock-latency', '10ms-40ms', '--concurrency', '32');
+  const client = clientFor(api.url);
+  const N = 4000;
+  const requests = smallRequests('restart', N);
+  const batch = await client.messages.batches.create({ requests });
+  const before = await pollUntil(
+    async () => {
+      const n = await cluster.scalar<number>('SELECT count(*) FROM results');
+      return n >= N / 4 ? n : undefined;
+    },
+    60_000,
+    'a quarter of the results before the restart',
+    20,
+  );
+  assert.ok(before < N, 'the batch was still running at the crash');
+
+  pg.crash();
+  const res = await request(`${api.url}/v1/messages/batches/${batch.id}`, { headers: API_HEADERS });
+  const body = (await res.body.json()) as { type: string; error: { type: string } };
+  assert.equal(res.statusCode, 529, 'the API says "overloaded" (retryable) while the database is down');
+  assert.equal(body.error.type, 'overloaded_error');
+  await new Promise((r) => setTimeout(r, 1500)); // the database stays down for a while, as a real restart would
+  pg.start();
+
+  const ended = await waitEnded(client, batch.id, 120_000);
+  assert.equal(ended.request_counts.succeeded, N);
+  await assertExactResults(
+    client,
+    api.url,
+    batch.id,
+    requests.map((r) => r.custom_id),
+  );
+  for (const p of [api, worker]) {
+    assert.equal(p.child.exitCode, null, `process ${p.pid} is still running`);
+    assert.equal(p.child.signalCode, null);
+  }
+  assert.ok(
+    worker.logs.some((l) => l.msg === 'event connection to PostgreSQL restored'),
+    'the worker re-opened its LISTEN connection',
+  );
+});
