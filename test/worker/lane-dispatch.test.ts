@@ -4,7 +4,7 @@ import { singleBackendRoutes } from '../../src/backends/backend-routes.ts';
 import { mockMessage } from '../../src/backends/mock/mock-message.ts';
 import type { BackendOutcome, BackendRequest, ModelBackend } from '../../src/backends/model-backend.ts';
 import { newBatchId } from '../../src/domain/ids.ts';
-import { LocalNotifier } from '../../src/queue/notifier.ts';
+import { decodeLanePause, encodeLanePause, LocalNotifier } from '../../src/queue/notifier.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
@@ -96,7 +96,7 @@ async function setup(t: import('node:test').TestContext, backend: ModelBackend, 
           },
       );
   };
-  return { clock, store, worker, ended, batch, lines };
+  return { clock, store, worker, notifier, ended, batch, lines };
 }
 
 test('a lane paused by a 429 does not hold up another lane; its requests run after the pause, attempts intact', async (t) => {
@@ -115,7 +115,9 @@ test('a lane paused by a 429 does not hold up another lane; its requests run aft
     }
     return ok(req);
   });
-  const { clock, worker, ended, batch, lines, store } = await setup(t, backend);
+  const { clock, worker, ended, batch, lines, store, notifier } = await setup(t, backend);
+  const told: string[] = [];
+  notifier.on('lane-paused', (p) => told.push(p));
   const models = [
     'busy',
     'busy',
@@ -144,6 +146,11 @@ test('a lane paused by a 429 does not hold up another lane; its requests run aft
     `the paused lane stopped sending (${busyCalls.length})`,
   );
   assert.ok(busyCalls.every((c) => c.attempt === 1));
+  assert.deepEqual(
+    told.map(decodeLanePause),
+    [{ lane: 'scripted:busy', untilMs: clock.now() + 60_000 }],
+    'the pause was told to the other workers of the cluster',
+  );
 
   // After retry-after, the busy lane resumes; a 429 gave its attempt back.
   clock.advance(60_000);
@@ -158,6 +165,28 @@ test('a lane paused by a 429 does not hold up another lane; its requests run aft
     retried.every((c) => c.attempt === 1),
     'rate-limited retries run as attempt 1 again',
   );
+});
+
+test('a lane pause told by another worker holds this worker on that lane too, even before it opened the lane', async (t) => {
+  const backend = new ScriptedBackend(ok);
+  const { clock, worker, notifier, ended, batch, lines } = await setup(t, backend);
+  const b = await batch(['busy', 'free', 'busy', 'free']);
+  worker.start();
+  // Told before this worker has claimed anything of the model: remembered, and applied when the lane opens.
+  notifier.notify('lane-paused', encodeLanePause({ lane: 'scripted:busy', untilMs: clock.now() + 30_000 }));
+  await backend.called(2);
+  await worker.flush();
+  assert.deepEqual(
+    backend.calls.map((c) => c.model),
+    ['free', 'free'],
+  );
+  const lane = worker.laneStatus().find((l) => l.model === 'busy');
+  assert.equal(lane?.pausedUntil, clock.now() + 30_000);
+  assert.equal(lane?.pauseReason, 'remote');
+  clock.advance(30_000);
+  worker.wake();
+  assert.equal(await ended, b.id);
+  assert.equal((await lines(b.seq)).length, 4);
 });
 
 test('transient failures are retried until they succeed; final ones and exhausted attempts become errored results', async (t) => {
