@@ -38,7 +38,7 @@ export interface DispatchResults {
 }
 
 /** One small request's params; `i` makes each body distinct. */
-function params(i: number): Record<string, unknown> {
+export function params(i: number): Record<string, unknown> {
   return {
     model: 'bench-local',
     max_tokens: 16,
@@ -46,7 +46,7 @@ function params(i: number): Record<string, unknown> {
   };
 }
 
-async function startUpstream(log: (m: string) => void): Promise<{ url: string; child: ChildProcess }> {
+export async function startUpstream(log: (m: string) => void): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -68,6 +68,20 @@ async function startUpstream(log: (m: string) => void): Promise<{ url: string; c
   }
   log(`mock upstream (anthropic protocol, 0 ms) at ${url}, pid ${child.pid}`);
   return { url, child };
+}
+
+/** A `--config` file routing every model to one anthropic backend at `url`; returns the file's path. */
+export function writeUpstreamConfig(file: string, url: string, concurrency: number): string {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      backends: {
+        upstream: { type: 'anthropic', base_url: url, max_concurrency: concurrency, adaptive: 'rate' },
+      },
+      routes: [{ model: '*', backend: 'upstream' }],
+    }),
+  );
+  return file;
 }
 
 /** The baseline: `concurrency` loops each sending the next request as soon as the last one answered. */
@@ -149,21 +163,7 @@ export async function runDispatchBench(opts: {
         `loop ${direct.clientUs.toFixed(0)} µs, upstream ${direct.upstreamUs.toFixed(0)} µs`,
     );
 
-    const config = join(tmp, 'dispatch-config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        backends: {
-          upstream: {
-            type: 'anthropic',
-            base_url: upstream.url,
-            max_concurrency: concurrency,
-            adaptive: 'rate',
-          },
-        },
-        routes: [{ model: '*', backend: 'upstream' }],
-      }),
-    );
+    const config = writeUpstreamConfig(join(tmp, 'dispatch-config.json'), upstream.url, concurrency);
     server = await ServerProcess.start({
       dataDir: join(tmp, 'dispatch-data'),
       concurrency,

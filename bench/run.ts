@@ -1,10 +1,14 @@
-// `npm run bench [-- --requests N --concurrency N --cpu-prof DIR …]`: measures the core performance targets
+// `npm run bench [-- --requests N --concurrency N --cpu-prof DIR --only core|dispatch|pg …]`: measures the core performance targets
 // (docs/benchmarks.md) against a real `barge serve` process, each figure beside a baseline measured in this run.
 //
 //   1. Ingest: time to the 200 of a 100,000-request / ~256 MB create, and the server's peak RSS (VmHWM).
 //   2. Processing: create response -> processing_status "ended" against the zero-latency mock.
 //   3. Results download: MB/s of GET …/results.
 //   4. API latency (retrieve + list) while a second big batch is ingested, then processed; idle as baseline.
+//
+// Then the backends issue's dispatch figures (bench/dispatch.ts) and the PostgreSQL issue's (bench/postgres.ts:
+// ingest into PostgreSQL, dispatch by an api and two worker processes, cost of growth of claim and complete).
+// `--only core|dispatch|pg` runs one of the three parts.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import {
@@ -43,6 +47,7 @@ import {
 import { formatBusy, formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
 import { dispatchRows, runDispatchBench } from './dispatch.ts';
 import type { PhaseSamples, ProberCommand, ProberReply } from './latency-prober.ts';
+import { killPgBenchProcesses, pgDetails, pgRows, runPgBench } from './postgres.ts';
 import { machineCpuMs, procCpuMs, ServerProcess } from './server-process.ts';
 import {
   fmtInt,
@@ -75,6 +80,11 @@ const { values: opts } = parseArgs({
     'keep-temp': { type: 'boolean', default: false },
     only: { type: 'string' },
     'dispatch-requests': { type: 'string', default: '100000' },
+    'pg-requests': { type: 'string', default: '100000' },
+    'database-url': {
+      type: 'string',
+      default: process.env.BARGE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    },
     help: { type: 'boolean', default: false },
   },
 });
@@ -88,8 +98,12 @@ if (opts.help) {
   --processing-timeout S  give up waiting for a batch to end after S seconds (default 120)
   --cpu-prof DIR          write the server's V8 CPU profile(s) into DIR (node --cpu-prof)
   --keep-temp             keep the temp dir (body file, databases) for inspection
-  --only core|dispatch    run only the core figures (1-4) or only the backends' dispatch figures (5-6)
-  --dispatch-requests N   requests in the dispatch batch (default 100000)`);
+  --only core|dispatch|pg run only the core figures (1-4), the backends' dispatch figures (5-6) or the
+                          PostgreSQL figures (P1-P3)
+  --dispatch-requests N   requests in the dispatch batch (default 100000)
+  --pg-requests N         requests in the PostgreSQL part's dispatch batch (default 100000; its ingest uses --requests)
+  --database-url URL      PostgreSQL for the pg part (default $BARGE_BENCH_DATABASE_URL or
+                          postgres://postgres@127.0.0.1:5432/postgres); its schemas barge_bench_<pid>_… are dropped`);
   process.exit(0);
 }
 
@@ -98,6 +112,11 @@ const positiveInt = (name: string, v: string | undefined) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
   return n;
 };
+const PARTS = ['core', 'dispatch', 'pg'] as const;
+if (opts.only !== undefined && !(PARTS as readonly string[]).includes(opts.only)) {
+  throw new Error(`--only must be one of ${PARTS.join(', ')}, got ${opts.only}`);
+}
+const runs = (part: (typeof PARTS)[number]) => opts.only === undefined || opts.only === part;
 const REQUESTS = positiveInt('requests', opts.requests);
 const CONCURRENCY = positiveInt('concurrency', opts.concurrency);
 const PROBE_GAP_MS = Number(opts['probe-gap']);
@@ -165,6 +184,7 @@ let server: ServerProcess | null = null;
 let prober: ChildProcess | null = null;
 function cleanup(): void {
   server?.kill();
+  killPgBenchProcesses();
   if (prober && prober.exitCode === null) prober.kill('SIGKILL');
   if (opts['keep-temp']) console.error(`[bench] temp dir kept: ${tmp}`);
   else rmSync(tmp, { recursive: true, force: true });
@@ -788,8 +808,8 @@ function report(r: Results): void {
 
 const t0 = performance.now();
 try {
-  if (opts.only !== 'dispatch') report(await run());
-  if (opts.only !== 'core') {
+  if (runs('core')) report(await run());
+  if (runs('dispatch')) {
     const d = await runDispatchBench({
       tmp,
       requests: Number(opts['dispatch-requests']),
@@ -805,6 +825,28 @@ try {
     console.log(
       markdownTable(['Figure', 'Barge', 'Baseline (same run)', 'Target', 'Result'], dispatchRows(d)),
     );
+  }
+  if (runs('pg')) {
+    const p = await runPgBench({
+      tmp,
+      databaseUrl: opts['database-url']!,
+      ingestRequests: REQUESTS,
+      dispatchRequests: positiveInt('pg-requests', opts['pg-requests']),
+      concurrency: CONCURRENCY,
+      log,
+      profDir: opts['cpu-prof'] ? resolve(opts['cpu-prof']) : null,
+    });
+    console.log('');
+    console.log(
+      `PostgreSQL: ingest ${fmtInt(REQUESTS)} requests (${fmtInt(p.bodyBytes)} bytes); dispatch ` +
+        `${fmtInt(p.dispatchRequests)} requests, each process --concurrency ${CONCURRENCY}; claims of 64`,
+    );
+    console.log(`${machine()} (at the end); code: ${p.code}`);
+    console.log('');
+    console.log(markdownTable(['Figure', 'Barge', 'Baseline (same run)', 'Target', 'Result'], pgRows(p)));
+    console.log('');
+    console.log('Details:');
+    for (const line of pgDetails(p)) console.log(line);
   }
   log(`done in ${fmtS(performance.now() - t0)}`);
 } catch (err) {
