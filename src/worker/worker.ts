@@ -80,6 +80,8 @@ export class Worker {
   /** Claims again when the earliest requeued request becomes claimable. */
   private readonly retryTimer = new EarliestTimer(() => this.wake());
   private scheduled = false;
+  /** A claim was skipped because too many results were unwritten; the next flush wakes the pump. */
+  private heldBack = false;
   /** Consecutive flushes that failed because storage was unavailable. */
   private flushFailures = 0;
   private sliceOpen = false;
@@ -193,9 +195,14 @@ export class Worker {
     // Finished requests whose write is still pending count too once they exceed the concurrency: when storage
     // falls behind (a busy shared database), the worker stops claiming instead of piling up unwritten results.
     const unwritten = this.pending.length + this.writing.size;
-    const free = 2 * this.o.concurrency - this.jobs.size - Math.max(0, unwritten - this.o.concurrency);
+    const backlog = Math.max(0, unwritten - this.o.concurrency);
+    const free = 2 * this.o.concurrency - this.jobs.size - backlog;
     const waiting = this.jobs.size - this.running;
-    if (free <= 0) return;
+    if (free <= 0) {
+      // Held back by unwritten results: the flush that writes them wakes the pump again.
+      if (backlog > 0) this.heldBack = true;
+      return;
+    }
     if (this.jobs.size > 0 && free < this.o.concurrency >> 2 && waiting >= this.o.concurrency >> 2) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
@@ -552,6 +559,10 @@ export class Worker {
         this.o.onError?.(err);
       } finally {
         for (const id of ids) this.writing.delete(id);
+        if (this.heldBack) {
+          this.heldBack = false;
+          this.wake();
+        }
       }
     });
     return this.flushing;
