@@ -88,6 +88,35 @@ export const PG_MIGRATIONS: readonly string[] = [
     RETURNING b.id::text, b.status;
   END
   $fn$;
+  -- Claims (see claim-items.ts): per batch, its oldest queued items, locked without waiting, marked running.
+  -- Bitmap scans and sorts are off inside: the only sensible plan is the ordered scan of items_queued that stops
+  -- after n rows, and without fresh statistics (a new or half-drained batch) the planner preferred reading every
+  -- queued row of the batch and sorting them on disk (0.1 ms against 23-36 ms per claim, measured at 45,000 of
+  -- 100,000 done).
+  CREATE FUNCTION barge_claim(p_seqs bigint[], p_ns int[], p_now bigint, p_skip text[], p_owner text, p_lease bigint)
+  RETURNS TABLE (item_id bigint, item_batch_seq bigint, item_custom_id text, item_attempts integer,
+                 item_model text, item_params bytea)
+  LANGUAGE plpgsql SET enable_bitmapscan = off SET enable_sort = off AS $fn$
+  BEGIN
+    FOR k IN 1 .. coalesce(array_length(p_seqs, 1), 0) LOOP
+      RETURN QUERY
+      WITH picked AS (
+        SELECT i.id FROM items i
+        WHERE i.batch_seq = p_seqs[k] AND i.state = 0 AND i.run_at <= p_now
+          AND (i.model IS NULL OR NOT (i.model = ANY(p_skip)))
+        ORDER BY i.id LIMIT p_ns[k]
+        FOR UPDATE SKIP LOCKED
+      ),
+      claimed AS (
+        UPDATE items it SET state = 1, attempts = it.attempts + 1, lease_owner = p_owner, lease_expires_at = p_lease
+        FROM picked WHERE it.id = picked.id
+        RETURNING it.id, it.batch_seq, it.custom_id, it.attempts, it.model
+      )
+      SELECT c.id, c.batch_seq, c.custom_id, c.attempts, c.model, p.params
+      FROM claimed c JOIN payloads p ON p.item_id = c.id;
+    END LOOP;
+  END
+  $fn$;
   CREATE TABLE api_keys (
     id text PRIMARY KEY,
     workspace text NOT NULL,
