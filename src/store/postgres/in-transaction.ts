@@ -7,11 +7,17 @@ const RETRYABLE = new Set(['40P01', '40001']);
  * Runs `fn` in one transaction on one pooled connection, retried a few times on a deadlock. A connection that saw an
  * error is discarded rather than returned to the pool: after a server restart it would fail the next user too.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  fn: (c: pg.PoolClient) => Promise<T>,
+  opts: { durable?: boolean } = {},
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const c = await pool.connect();
     try {
-      await c.query('BEGIN');
+      // Not durable: the commit does not wait for its WAL to reach the disk (staging; a later synchronous commit
+      // flushes it anyway). One round trip either way.
+      await c.query(opts.durable === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
       const r = await fn(c);
       await c.query('COMMIT');
       c.release();

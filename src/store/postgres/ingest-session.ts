@@ -28,25 +28,28 @@ export async function beginPgIngest(pool: pg.Pool, batch: NewBatch): Promise<Ing
   let inflight: Promise<void> | null = null;
 
   const write = (first: number, items: IngestItem[]) =>
-    inTransaction(pool, async (c) => {
-      await c.query('SET LOCAL synchronous_commit = off');
-      const values: string[] = [];
-      const params: unknown[] = [first, seq, items.map((i) => i.customId), items.map((i) => i.model)];
-      items.forEach((item, i) => {
-        const p = item.params;
-        params.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-        values.push(`(${first + i}, $${params.length}::bytea)`);
-      });
-      await c.query(
-        `WITH staged AS (
+    inTransaction(
+      pool,
+      async (c) => {
+        const values: string[] = [];
+        const params: unknown[] = [first, seq, items.map((i) => i.customId), items.map((i) => i.model)];
+        items.forEach((item, i) => {
+          const p = item.params;
+          params.push(Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+          values.push(`(${first + i}, $${params.length}::bytea)`);
+        });
+        await c.query(
+          `WITH staged AS (
            INSERT INTO items (id, batch_seq, custom_id, model)
            SELECT $1::bigint + u.ord - 1, $2, u.custom_id, u.model
            FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(custom_id, model, ord)
          )
          INSERT INTO payloads (item_id, params) VALUES ${values.join(',')}`,
-        params,
-      );
-    });
+          params,
+        );
+      },
+      { durable: false },
+    );
   const settle = async () => {
     const w = inflight;
     inflight = null;
