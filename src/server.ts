@@ -10,8 +10,10 @@ import type { ModelBackend } from './backends/model-backend.ts';
 import type { ServeConfig } from './config/config.ts';
 import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
+import { BargeMetrics } from './metrics/barge-metrics.ts';
 import { Sweeper } from './queue/sweeper.ts';
 import { loadRoutingConfig } from './routing/load-routing-config.ts';
+import { laneKey } from './routing/router.ts';
 import { openStorage } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { Worker } from './worker/worker.ts';
@@ -76,7 +78,25 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
   const onError = (err: unknown) => logger.error({ err }, 'background task failed');
+  // The metrics read the worker's lanes at scrape time (the worker, created next, reports to the metrics).
+  const metrics = new BargeMetrics({
+    store,
+    lanes: () =>
+      worker.laneStatus().map((l) => ({
+        backend: l.backend,
+        model: l.model,
+        inFlight: l.inFlight,
+        limit: l.limit,
+        waiting: l.waiting,
+        paused: l.pausedUntil !== null,
+      })),
+    laneOf: (model) => {
+      const target = routes.resolve(model);
+      return target ? laneKey(target.name, model) : null;
+    },
+  });
   const worker = new Worker({
+    observer: metrics,
     store,
     routes,
     clock,
@@ -88,6 +108,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     onError,
   });
   const sweeper = new Sweeper({
+    observer: metrics,
     store,
     clock,
     notifier,
@@ -105,6 +126,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     batchTtlMs: config.batchTtlMs,
     lanes: () => worker.laneStatus(),
     batchApi: runsApi,
+    metrics,
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });

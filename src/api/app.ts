@@ -10,6 +10,7 @@ import { authenticator, type Principal } from '../auth/authenticator.ts';
 import type { Clock } from '../domain/clock.ts';
 import { randomId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
+import type { BargeMetrics } from '../metrics/barge-metrics.ts';
 import type { Notifier } from '../queue/notifier.ts';
 import type { Store } from '../store/store.ts';
 import { errorEnvelope } from '../wire/error-envelope.ts';
@@ -19,6 +20,7 @@ import { errorHandler } from './error-handler.ts';
 import { batchRoutes } from './routes/batch-routes.ts';
 import { createBatchRoute } from './routes/create-batch.ts';
 import { lanesRoute } from './routes/lanes.ts';
+import { metricsRoute } from './routes/metrics.ts';
 import { resultsRoute } from './routes/results.ts';
 
 declare module 'fastify' {
@@ -38,8 +40,10 @@ export interface ApiDeps {
   maxBodyBytes?: number;
   /** The worker's lanes, when this process runs one. */
   lanes?: () => LaneStatus[];
-  /** Serve the Message Batches API (default true); a worker-only process serves health and lanes only. */
+  /** Serve the Message Batches API (default true); a worker-only process serves health, lanes and metrics only. */
   batchApi?: boolean;
+  /** The process's Prometheus metrics, served at `/metrics`. */
+  metrics?: BargeMetrics;
 }
 
 /** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
@@ -102,9 +106,11 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id);
-    if (!request.url.startsWith('/v1/')) return;
+    // The Anthropic routes, and Barge's own operational ones (lanes, metrics), need a key; /healthz does not.
+    const api = request.url.startsWith('/v1/');
+    if (!api && !request.url.startsWith('/barge/') && !request.url.startsWith('/metrics')) return;
     request.principal = await authenticate(request.headers);
-    checkVersion(request);
+    if (api) checkVersion(request);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -114,6 +120,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     app.register(resultsRoute(deps));
   }
   app.register(lanesRoute(deps));
+  app.register(metricsRoute(deps));
   return app;
 }
 

@@ -12,6 +12,8 @@ export interface SweeperOptions {
   /** Rows per step and transaction. */
   chunk?: number;
   onError?: (err: unknown) => void;
+  /** Told of each pass's report (the metrics). */
+  observer?: { swept(report: SweepReport): void };
 }
 
 /**
@@ -42,6 +44,7 @@ export class Sweeper {
           retentionMs: this.opts.retentionMs,
           chunk: this.opts.chunk ?? 2000,
         });
+        this.opts.observer?.swept(report);
         for (const id of report.expiredBatches) this.opts.notifier.notify('batch-expired', id);
         for (const id of report.ended) this.opts.notifier.notify('batch-ended', id);
         return report;

@@ -108,6 +108,12 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** What `/metrics` reads from the store at scrape time. */
+export interface QueueStats {
+  batchesByStatus: Record<string, number>;
+  queuedByModel: Array<{ model: string | null; queued: number }>;
+}
+
 export type CancelOutcome = { kind: 'ok'; batch: BatchRecord } | { kind: 'not_found' } | { kind: 'ended' };
 export type DeleteOutcome =
   | { kind: 'ok' }
@@ -151,6 +157,9 @@ export interface Store {
   sweep(opts: SweepOptions): Promise<SweepReport>;
   /** On start-up of a single-node store: everything `running` belonged to a dead process; half uploads are dropped. */
   recover(): Promise<{ requeued: number; droppedUploads: number }>;
+
+  /** Visible batches by status, and queued requests by model: the gauges of `/metrics`. */
+  queueStats(): Promise<QueueStats>;
 
   createKey(key: ApiKeyRecord, secretHash: string): Promise<void>;
   findKeyByHash(secretHash: string): Promise<ApiKeyRecord | null>;

@@ -5,6 +5,7 @@ import type { BackendOutcome, BackendRequest } from '../backends/model-backend.t
 import type { Permit } from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
 import { EarliestTimer } from '../internal/earliest-timer.ts';
+import type { DispatchObserver } from '../metrics/barge-metrics.ts';
 import { decodeLanePause, encodeLanePause, type Notifier } from '../queue/notifier.ts';
 import { laneKey } from '../routing/router.ts';
 import { isStorageUnavailable } from '../store/storage-unavailable.ts';
@@ -39,6 +40,8 @@ export interface WorkerOptions {
   random?: () => number;
   log?: Pick<Logger, 'info' | 'debug'>;
   onError?: (err: unknown) => void;
+  /** Told of claims, upstream calls and written results (the metrics). */
+  observer?: DispatchObserver;
 }
 
 /** Longest stretch of dispatching in one event-loop turn (as the ingest's and download's time slices). */
@@ -56,8 +59,8 @@ const MAX_FLUSH_RETRIES = 40;
  * are batched (graphile's completeJobBatchDelay, River's BatchCompleter): one transaction per many requests.
  */
 export class Worker {
-  private readonly o: Required<Omit<WorkerOptions, 'onError' | 'log'>> &
-    Pick<WorkerOptions, 'onError' | 'log'>;
+  private readonly o: Required<Omit<WorkerOptions, 'onError' | 'log' | 'observer'>> &
+    Pick<WorkerOptions, 'onError' | 'log' | 'observer'>;
   /** Every claimed request not yet finished: waiting in a lane or running. */
   private readonly jobs = new Map<number, Job>();
   private readonly lanes = new Map<string, Lane>();
@@ -223,6 +226,7 @@ export class Worker {
       await this.o.store.release(items.map((i) => ({ itemId: i.itemId, attempt: i.attempt })));
       return;
     }
+    this.o.observer?.claimed(items.length);
     for (const item of items) this.accept(item);
     this.dispatch();
     if (items.length === 0) this.armPoll();
@@ -444,12 +448,15 @@ export class Worker {
       this.releaseItems([item]);
     } else if (result instanceof Error) {
       permit.release({ kind: 'network', latencyMs });
+      this.o.observer?.called(lane.target.name, lane.model, 'network', latencyMs);
       const message = `backend ${lane.target.name} failed: ${result.message}`;
       this.finalize(item, 'errored', erroredLine(item.customId, 'api_error', message));
     } else {
       lane.calls.add(latencyMs);
       const pausedBefore = lane.limiter.pausedUntil;
-      permit.release(laneOutcome(result, latencyMs));
+      const verdict = laneOutcome(result, latencyMs);
+      permit.release(verdict);
+      this.o.observer?.called(lane.target.name, lane.model, verdict.kind, latencyMs);
       this.record(item, lane, result, pausedBefore);
     }
     if (this.running === 0 && this.drained) this.drained();
@@ -539,6 +546,10 @@ export class Worker {
         if (completions.length) {
           const ended = await this.o.store.complete(completions, this.o.clock.now());
           for (const id of ended) this.o.notifier.notify('batch-ended', id);
+          if (this.o.observer) {
+            const ok = completions.reduce((n, c) => n + (c.outcome === 'succeeded' ? 1 : 0), 0);
+            this.o.observer.written(ok, completions.length - ok);
+          }
         }
         this.flushFailures = 0;
       } catch (err) {

@@ -472,6 +472,23 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'queue stats: visible batches by status and queued requests by model',
+      withStore(async (store) => {
+        assert.deepEqual(await store.queueStats(), { batchesByStatus: {}, queuedByModel: [] });
+        const a = await makeBatch(store, 5, { model: (i) => (i < 3 ? 'x' : 'y') });
+        await makeBatch(store, 2, { model: () => 'x' });
+        const claimed = await store.claim({ owner: 'o', limit: 3, now: T0, leaseMs: 60_000 });
+        await store.cancelBatch('w', a.id, T0);
+        const s = await store.queueStats();
+        assert.deepEqual(s.batchesByStatus, { canceling: 1, in_progress: 1 });
+        const queued = Object.fromEntries(s.queuedByModel.map((q) => [q.model, q.queued]));
+        const byModel = { x: 5, y: 2 };
+        for (const c of claimed) byModel[c.model as 'x' | 'y']--;
+        assert.deepEqual(queued, Object.fromEntries(Object.entries(byModel).filter(([, n]) => n > 0)));
+      }),
+    );
+
+    test(
       'api keys: stored by hash, found, listed and revoked',
       withStore(async (store) => {
         await store.createKey(

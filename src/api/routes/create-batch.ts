@@ -30,7 +30,17 @@ export function createBatchRoute(deps: ApiDeps): FastifyPluginAsync {
         if (!body || typeof (body as AsyncIterable<Buffer>)[Symbol.asyncIterator] !== 'function') {
           throw new ApiError('invalid_request', 'requests: Field required');
         }
-        const batch = await ingestBatch(body, {
+        const started = performance.now();
+        let bytes = 0;
+        const counted = deps.metrics
+          ? (async function* () {
+              for await (const chunk of body) {
+                bytes += chunk.length;
+                yield chunk;
+              }
+            })()
+          : body;
+        const batch = await ingestBatch(counted, {
           store: deps.store,
           workspace: request.principal.workspace,
           now: deps.clock.now(),
@@ -40,6 +50,7 @@ export function createBatchRoute(deps: ApiDeps): FastifyPluginAsync {
           maxBodyBytes: limit,
         });
         deps.notifier.notify('batch-ready', batch.id);
+        deps.metrics?.ingested(bytes, batch.total, performance.now() - started);
         // Committed: from here on the client must not retry this create, whatever happens.
         reply.header('x-should-retry', 'false');
         return toMessageBatch(batch, { baseUrl: baseUrlOf(request, deps.publicUrl) });

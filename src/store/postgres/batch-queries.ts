@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { BatchRecord } from '../../domain/batch.ts';
 import { type BatchRow, toBatchRecord } from '../batch-row.ts';
-import type { CancelOutcome, DeleteOutcome, ListQuery } from '../store.ts';
+import type { CancelOutcome, DeleteOutcome, ListQuery, QueueStats } from '../store.ts';
 import { itemRange } from './schema.ts';
 
 const VISIBLE = `status <> 'ingesting' AND deleted_at IS NULL`;
@@ -69,6 +69,20 @@ export function pgBatchQueries(pool: pg.Pool) {
       if (rowCount) return { kind: 'ok' };
       const current = await getBatch(workspace, id);
       return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
+    },
+
+    async queueStats(): Promise<QueueStats> {
+      const [statuses, queued] = await Promise.all([
+        pool.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM batches WHERE ${VISIBLE} GROUP BY status`,
+        ),
+        pool.query<{ model: string | null; queued: number }>(
+          'SELECT model, count(*)::int AS queued FROM items WHERE state = 0 GROUP BY model',
+        ),
+      ]);
+      const batchesByStatus: Record<string, number> = {};
+      for (const r of statuses.rows) batchesByStatus[r.status] = r.n;
+      return { batchesByStatus, queuedByModel: queued.rows };
     },
 
     /** One keyset page of a batch's result lines, joined by the server into one string ending in `\n`. */

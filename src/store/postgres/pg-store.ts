@@ -108,6 +108,9 @@ export class PgStore implements Store {
   async recover() {
     return { requeued: 0, droppedUploads: 0 };
   }
+  queueStats() {
+    return this.batches.queueStats();
+  }
   createKey(key: Parameters<Store['createKey']>[0], secretHash: string) {
     return this.keys.create(key, secretHash);
   }

@@ -1,6 +1,6 @@
 import type { BatchRecord } from '../../domain/batch.ts';
 import { type BatchRow, toBatchRecord } from '../batch-row.ts';
-import type { CancelOutcome, DeleteOutcome, ListQuery } from '../store.ts';
+import type { CancelOutcome, DeleteOutcome, ListQuery, QueueStats } from '../store.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
@@ -30,6 +30,11 @@ export function batchQueries(db: Db) {
   const resultsPage = db.prepare(
     `SELECT max(item_id) AS last, count(*) AS n, CAST(group_concat(line, char(10)) || char(10) AS BLOB) AS text
      FROM (SELECT item_id, line FROM results WHERE batch_seq = ? AND item_id > ? ORDER BY item_id LIMIT ?)`,
+  );
+
+  const byStatus = db.prepare(`SELECT status, count(*) AS n FROM batches WHERE ${VISIBLE} GROUP BY status`);
+  const queuedByModel = db.prepare(
+    'SELECT model, count(*) AS queued FROM items WHERE state = 0 GROUP BY model',
   );
 
   const getBatch = (workspace: string, id: string): BatchRecord | null => {
@@ -71,6 +76,12 @@ export function batchQueries(db: Db) {
       if (seq !== undefined) return { kind: 'ok', seq };
       const current = getBatch(workspace, id);
       return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
+    },
+
+    queueStats(): QueueStats {
+      const batchesByStatus: Record<string, number> = {};
+      for (const r of byStatus.all() as Array<{ status: string; n: number }>) batchesByStatus[r.status] = r.n;
+      return { batchesByStatus, queuedByModel: queuedByModel.all() as QueueStats['queuedByModel'] };
     },
 
     /** One keyset page of result lines, each ending in `\n`. */

@@ -153,6 +153,9 @@ export class SqliteStore implements Store {
   async recover() {
     return this.recoverOp();
   }
+  async queueStats() {
+    return this.batches.queueStats();
+  }
   async createKey(key: Parameters<Store['createKey']>[0], secretHash: string) {
     this.keys.create(key, secretHash);
   }
