@@ -1,5 +1,6 @@
 import type { BatchRecord } from '../domain/batch.ts';
 import type { BatchId } from '../domain/ids.ts';
+import type { TokenUsage } from '../domain/token-usage.ts';
 
 /** What a new batch starts with; it stays invisible (`ingesting`) until `IngestSession.commit`. */
 export interface NewBatch {
@@ -54,6 +55,27 @@ export interface Completion {
   attempt: number;
   outcome: 'succeeded' | 'errored';
   line: string;
+  /** A succeeded request's routing model and token usage, totalled per batch and model for usage and cost. */
+  model?: string | null;
+  usage?: TokenUsage;
+}
+
+/** Token usage of a batch (or a workspace) for one model. */
+export interface ModelUsage {
+  model: string;
+  usage: TokenUsage;
+}
+
+/** One request of a batch as its owner may inspect it. */
+export interface RequestRecord {
+  customId: string;
+  state: 'queued' | 'running' | 'succeeded' | 'errored' | 'canceled' | 'expired';
+  /** Attempts started so far (a rate-limited attempt is given back). */
+  attempts: number;
+  /** The last transient failure, while the request waits to run again. */
+  lastError: string | null;
+  /** Its result line, once it has one (and until archival). */
+  resultLine: string | null;
 }
 
 export interface ClaimOptions {
@@ -157,6 +179,13 @@ export interface Store {
   sweep(opts: SweepOptions): Promise<SweepReport>;
   /** On start-up of a single-node store: everything `running` belonged to a dead process; half uploads are dropped. */
   recover(): Promise<{ requeued: number; droppedUploads: number }>;
+
+  /** Usage totals of a batch's succeeded requests, per model. */
+  batchUsage(batchSeq: number): Promise<ModelUsage[]>;
+  /** Usage totals of every batch a workspace ever ran (deleted ones included), per model. */
+  workspaceUsage(workspace: string): Promise<ModelUsage[]>;
+  /** A request of a batch by its custom_id. */
+  findRequest(batchSeq: number, customId: string): Promise<RequestRecord | null>;
 
   /** Visible batches by status, and queued requests by model: the gauges of `/metrics`. */
   queueStats(): Promise<QueueStats>;

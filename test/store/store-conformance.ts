@@ -472,6 +472,102 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'usage is totalled per batch and model from succeeded completions only, and kept for the workspace after delete',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 4, { model: (i) => (i < 3 ? 'claude-x' : 'local') });
+        const [a0, a1, a2, l0] = await store.claim({ owner: 'o', limit: 4, now: T0, leaseMs: 60_000 });
+        const other = await makeBatch(store, 1, { workspace: 'v' });
+        const u = (input: number, output: number) => ({
+          requests: 1,
+          inputTokens: input,
+          outputTokens: output,
+          cacheWriteTokens: 2,
+          cacheWrite1hTokens: 1,
+          cacheReadTokens: 3,
+        });
+        await store.complete(
+          [
+            { ...done(a0!), model: 'claude-x', usage: u(10, 5) },
+            { ...done(a1!), model: 'claude-x', usage: u(20, 7) },
+            // Errored results cost nothing, even if usage came along.
+            {
+              ...done(a2!),
+              outcome: 'errored',
+              line: erroredLine(a2!.customId, 'api_error', 'x'),
+              usage: u(99, 99),
+            },
+          ],
+          T0 + 1,
+        );
+        // A stale (fenced-out) completion adds nothing.
+        await store.complete([{ ...done(a0!), model: 'claude-x', usage: u(1000, 1000) }], T0 + 2);
+        await store.complete([{ ...done(l0!), model: 'local', usage: u(1, 1) }], T0 + 3);
+        const expected = [
+          {
+            model: 'claude-x',
+            usage: {
+              requests: 2,
+              inputTokens: 30,
+              outputTokens: 12,
+              cacheWriteTokens: 4,
+              cacheWrite1hTokens: 2,
+              cacheReadTokens: 6,
+            },
+          },
+          { model: 'local', usage: u(1, 1) },
+        ];
+        assert.deepEqual(await store.batchUsage(b.seq), expected);
+        assert.deepEqual(await store.batchUsage(other.seq), []);
+        assert.deepEqual(await store.workspaceUsage('v'), []);
+        assert.equal((await store.deleteBatch('w', b.id, T0 + 4)).kind, 'ok');
+        await store.sweep({ now: T0 + 5, retentionMs: 29 * DAY, chunk: 100 });
+        assert.deepEqual(
+          await store.workspaceUsage('w'),
+          expected,
+          "the workspace's totals outlive the batch",
+        );
+      }),
+    );
+
+    test(
+      'a request is found by custom_id with its state, attempts, last error and result line',
+      withStore(async (store) => {
+        const b = await makeBatch(store, 3);
+        assert.deepEqual(await store.findRequest(b.seq, 'r1'), {
+          customId: 'r1',
+          state: 'queued',
+          attempts: 0,
+          lastError: null,
+          resultLine: null,
+        });
+        const [x, y] = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 60_000 });
+        assert.equal((await store.findRequest(b.seq, x!.customId))?.state, 'running');
+        await store.retry([
+          {
+            itemId: y!.itemId,
+            attempt: y!.attempt,
+            runAt: T0 + 10,
+            countAttempt: true,
+            error: 'api_error: 500',
+          },
+        ]);
+        await store.complete([done(x!)], T0 + 1);
+        const finished = await store.findRequest(b.seq, x!.customId);
+        assert.equal(finished?.state, 'succeeded');
+        assert.equal(finished?.attempts, 1);
+        assert.equal(JSON.parse(finished?.resultLine ?? 'null').custom_id, x!.customId);
+        assert.deepEqual(await store.findRequest(b.seq, y!.customId), {
+          customId: y!.customId,
+          state: 'queued',
+          attempts: 1,
+          lastError: 'api_error: 500',
+          resultLine: null,
+        });
+        assert.equal(await store.findRequest(b.seq, 'nope'), null);
+      }),
+    );
+
+    test(
       'queue stats: visible batches by status and queued requests by model',
       withStore(async (store) => {
         assert.deepEqual(await store.queueStats(), { batchesByStatus: {}, queuedByModel: [] });

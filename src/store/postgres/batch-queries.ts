@@ -1,7 +1,21 @@
 import type pg from 'pg';
 import type { BatchRecord } from '../../domain/batch.ts';
 import { type BatchRow, toBatchRecord } from '../batch-row.ts';
-import type { CancelOutcome, DeleteOutcome, ListQuery, QueueStats } from '../store.ts';
+import type {
+  CancelOutcome,
+  DeleteOutcome,
+  ListQuery,
+  ModelUsage,
+  QueueStats,
+  RequestRecord,
+} from '../store.ts';
+import {
+  type RequestRow,
+  toModelUsage,
+  toRequestRecord,
+  USAGE_SUMS,
+  type UsageRow,
+} from '../usage-row.ts';
 import { itemRange } from './schema.ts';
 
 const VISIBLE = `status <> 'ingesting' AND deleted_at IS NULL`;
@@ -69,6 +83,29 @@ export function pgBatchQueries(pool: pg.Pool) {
       if (rowCount) return { kind: 'ok' };
       const current = await getBatch(workspace, id);
       return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
+    },
+
+    async batchUsage(seq: number): Promise<ModelUsage[]> {
+      const { rows } = await pool.query<UsageRow>(
+        `SELECT model, ${USAGE_SUMS} FROM batch_usage WHERE batch_seq = $1 GROUP BY model ORDER BY model`,
+        [seq],
+      );
+      return rows.map(toModelUsage);
+    },
+    async workspaceUsage(workspace: string): Promise<ModelUsage[]> {
+      const { rows } = await pool.query<UsageRow>(
+        `SELECT model, ${USAGE_SUMS} FROM batch_usage WHERE workspace = $1 GROUP BY model ORDER BY model`,
+        [workspace],
+      );
+      return rows.map(toModelUsage);
+    },
+    async findRequest(seq: number, customId: string): Promise<RequestRecord | null> {
+      const { rows } = await pool.query<RequestRow>(
+        `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line FROM items i
+         LEFT JOIN results r ON r.item_id = i.id WHERE i.batch_seq = $1 AND i.custom_id = $2`,
+        [seq, customId],
+      );
+      return rows[0] ? toRequestRecord(rows[0]) : null;
     },
 
     async queueStats(): Promise<QueueStats> {

@@ -22,13 +22,21 @@ export function pgCompleteItems(
   return async (completions, now) => {
     const { rows } = await queryRetrying<{ batch_id: string; batch_status: string }>(
       pool,
-      'SELECT * FROM barge_complete($1::bigint[], $2::int[], $3::smallint[], $4::text[], $5::bigint)',
+      `SELECT * FROM barge_complete($1::bigint[], $2::int[], $3::smallint[], $4::text[], $5::bigint,
+         $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])`,
       [
         completions.map((x) => x.itemId),
         completions.map((x) => x.attempt),
         completions.map((x) => (x.outcome === 'succeeded' ? ItemState.succeeded : ItemState.errored)),
         completions.map((x) => x.line),
         now,
+        // Usage columns: null model means "no usage to total" (errored, or no usage reported).
+        completions.map((x) => (x.outcome === 'succeeded' && x.usage ? (x.model ?? '') : null)),
+        completions.map((x) => x.usage?.inputTokens ?? 0),
+        completions.map((x) => x.usage?.outputTokens ?? 0),
+        completions.map((x) => x.usage?.cacheWriteTokens ?? 0),
+        completions.map((x) => x.usage?.cacheWrite1hTokens ?? 0),
+        completions.map((x) => x.usage?.cacheReadTokens ?? 0),
       ],
     );
     return rows.filter((r) => r.batch_status === 'ended').map((r) => r.batch_id as BatchId);

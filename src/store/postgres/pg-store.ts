@@ -108,6 +108,15 @@ export class PgStore implements Store {
   async recover() {
     return { requeued: 0, droppedUploads: 0 };
   }
+  batchUsage(batchSeq: number) {
+    return this.batches.batchUsage(batchSeq);
+  }
+  workspaceUsage(workspace: string) {
+    return this.batches.workspaceUsage(workspace);
+  }
+  findRequest(batchSeq: number, customId: string) {
+    return this.batches.findRequest(batchSeq, customId);
+  }
   queueStats() {
     return this.batches.queueStats();
   }

@@ -1,6 +1,20 @@
 import type { BatchRecord } from '../../domain/batch.ts';
 import { type BatchRow, toBatchRecord } from '../batch-row.ts';
-import type { CancelOutcome, DeleteOutcome, ListQuery, QueueStats } from '../store.ts';
+import type {
+  CancelOutcome,
+  DeleteOutcome,
+  ListQuery,
+  ModelUsage,
+  QueueStats,
+  RequestRecord,
+} from '../store.ts';
+import {
+  type RequestRow,
+  toModelUsage,
+  toRequestRecord,
+  USAGE_SUMS,
+  type UsageRow,
+} from '../usage-row.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
@@ -35,6 +49,17 @@ export function batchQueries(db: Db) {
   const byStatus = db.prepare(`SELECT status, count(*) AS n FROM batches WHERE ${VISIBLE} GROUP BY status`);
   const queuedByModel = db.prepare(
     'SELECT model, count(*) AS queued FROM items WHERE state = 0 GROUP BY model',
+  );
+
+  const usageOfBatch = db.prepare(
+    `SELECT model, ${USAGE_SUMS} FROM batch_usage WHERE batch_seq = ? GROUP BY model ORDER BY model`,
+  );
+  const usageOfWorkspace = db.prepare(
+    `SELECT model, ${USAGE_SUMS} FROM batch_usage WHERE workspace = ? GROUP BY model ORDER BY model`,
+  );
+  const requestOf = db.prepare(
+    `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line FROM items i
+     LEFT JOIN results r ON r.item_id = i.id WHERE i.batch_seq = ? AND i.custom_id = ?`,
   );
 
   const getBatch = (workspace: string, id: string): BatchRecord | null => {
@@ -76,6 +101,17 @@ export function batchQueries(db: Db) {
       if (seq !== undefined) return { kind: 'ok', seq };
       const current = getBatch(workspace, id);
       return current ? { kind: 'not_ended', batch: current } : { kind: 'not_found' };
+    },
+
+    batchUsage(seq: number): ModelUsage[] {
+      return (usageOfBatch.all(seq) as UsageRow[]).map(toModelUsage);
+    },
+    workspaceUsage(workspace: string): ModelUsage[] {
+      return (usageOfWorkspace.all(workspace) as UsageRow[]).map(toModelUsage);
+    },
+    findRequest(seq: number, customId: string): RequestRecord | null {
+      const row = requestOf.get(seq, customId) as RequestRow | undefined;
+      return row ? toRequestRecord(row) : null;
     },
 
     queueStats(): QueueStats {

@@ -1,5 +1,6 @@
 import { ItemState } from '../../domain/batch-status.ts';
 import type { BatchId } from '../../domain/ids.ts';
+import { addUsage as sumUsage, type TokenUsage } from '../../domain/token-usage.ts';
 import type { Completion, Retry } from '../store.ts';
 import type { Db } from './open-database.ts';
 
@@ -25,10 +26,23 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
      WHERE seq = ? RETURNING pending`,
   );
   const end = endBatchIfDone(db);
+  const addUsage = db.prepare(
+    `INSERT INTO batch_usage (batch_seq, workspace, model, requests, input_tokens, output_tokens, cache_write_tokens,
+       cache_write_1h_tokens, cache_read_tokens)
+     VALUES (?, (SELECT workspace FROM batches WHERE seq = ?), ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (batch_seq, model) DO UPDATE SET
+       requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens,
+       output_tokens = output_tokens + excluded.output_tokens,
+       cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+       cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+       cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens`,
+  );
 
   return db.transaction((completions: Completion[], now: number): CompletionOutcome => {
     const deltas = new Map<number, { succeeded: number; errored: number }>();
     const written = new Map<number, string[]>();
+    // Usage of the written succeeded results, per batch and model: one upsert each per transaction.
+    const usage = new Map<string, { seq: number; model: string; u: TokenUsage }>();
     for (const c of completions) {
       const state = c.outcome === 'succeeded' ? ItemState.succeeded : ItemState.errored;
       if (fence.run(state, c.itemId, c.attempt).changes !== 1) continue;
@@ -45,6 +59,25 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
         deltas.set(c.batchSeq, d);
       }
       d[c.outcome]++;
+      if (c.outcome === 'succeeded' && c.usage) {
+        const model = c.model ?? '';
+        const key = `${c.batchSeq}\0${model}`;
+        const prev = usage.get(key);
+        usage.set(key, { seq: c.batchSeq, model, u: prev ? sumUsage(prev.u, c.usage) : c.usage });
+      }
+    }
+    for (const { seq, model, u } of usage.values()) {
+      addUsage.run(
+        seq,
+        seq,
+        model,
+        u.requests,
+        u.inputTokens,
+        u.outputTokens,
+        u.cacheWriteTokens,
+        u.cacheWrite1hTokens,
+        u.cacheReadTokens,
+      );
     }
     const ended: EndedBatch[] = [];
     for (const [seq, d] of deltas) {

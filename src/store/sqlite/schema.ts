@@ -58,4 +58,20 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE items ADD COLUMN model TEXT;
   ALTER TABLE items ADD COLUMN last_error TEXT;
   `,
+  // 3: usage totals per batch and model (kept after a batch is deleted, for the workspace's totals).
+  `
+  CREATE TABLE batch_usage (
+    batch_seq INTEGER NOT NULL,
+    workspace TEXT NOT NULL,
+    model TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_seq, model)
+  );
+  CREATE INDEX batch_usage_workspace ON batch_usage (workspace);
+  `,
 ];

@@ -153,6 +153,15 @@ export class SqliteStore implements Store {
   async recover() {
     return this.recoverOp();
   }
+  async batchUsage(batchSeq: number) {
+    return this.batches.batchUsage(batchSeq);
+  }
+  async workspaceUsage(workspace: string) {
+    return this.batches.workspaceUsage(workspace);
+  }
+  async findRequest(batchSeq: number, customId: string) {
+    return this.batches.findRequest(batchSeq, customId);
+  }
   async queueStats() {
     return this.batches.queueStats();
   }
