@@ -11,6 +11,7 @@ import type { ServeConfig } from './config/config.ts';
 import { type Clock, systemClock } from './domain/clock.ts';
 import { createLogger } from './logger.ts';
 import { BargeMetrics } from './metrics/barge-metrics.ts';
+import { PriceTable } from './pricing/price-table.ts';
 import { Sweeper } from './queue/sweeper.ts';
 import { loadRoutingConfig } from './routing/load-routing-config.ts';
 import { laneKey } from './routing/router.ts';
@@ -44,23 +45,27 @@ export interface ServerOverrides {
   startSweeper?: boolean;
 }
 
-/** The backends and routes: injected, from `--config`, or every model to the built-in mock. */
-function routesFor(config: ServeConfig, over: ServerOverrides): BackendRoutes {
-  if (over.routes) return over.routes;
-  if (config.configFile && !over.backend) {
-    return buildBackendRoutes(loadRoutingConfig(config.configFile, process.env), config);
-  }
+/** The backends and routes: injected, from `--config`, or every model to the built-in mock; and the prices. */
+function routesFor(
+  config: ServeConfig,
+  over: ServerOverrides,
+): { routes: BackendRoutes; prices: PriceTable } {
+  const file = config.configFile ? loadRoutingConfig(config.configFile, process.env) : null;
+  const prices = new PriceTable(file?.prices ?? []);
+  if (over.routes) return { routes: over.routes, prices };
+  if (file && !over.backend) return { routes: buildBackendRoutes(file, config), prices };
   const backend =
     over.backend ?? new MockBackend({ latency: config.mockLatency, errorRate: config.mockErrorRate });
   // The built-in model needs no slow start; its injected faults end as errored results (one attempt), so demos
   // show every result type.
-  return singleBackendRoutes({
+  const routes = singleBackendRoutes({
     name: backend.name,
     backend,
     laneLimits: { maxConcurrency: config.concurrency, initialConcurrency: config.concurrency },
     maxConcurrency: config.concurrency,
     maxAttempts: 1,
   });
+  return { routes, prices };
 }
 
 /**
@@ -72,7 +77,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
   const logger = over.logger ?? createLogger(config.logLevel);
   const clock = over.clock ?? systemClock;
   // Before anything is opened: a bad config file stops the start with its message and leaves nothing behind.
-  const routes = routesFor(config, over);
+  const { routes, prices } = routesFor(config, over);
   const storage = await openStorage(config, logger);
   const { store, notifier } = storage;
   const runsApi = config.role !== 'worker';
@@ -127,6 +132,8 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     lanes: () => worker.laneStatus(),
     batchApi: runsApi,
     metrics,
+    prices,
+    liveCounts: config.liveCounts,
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });

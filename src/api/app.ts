@@ -11,6 +11,7 @@ import type { Clock } from '../domain/clock.ts';
 import { randomId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
 import type { BargeMetrics } from '../metrics/barge-metrics.ts';
+import type { PriceTable } from '../pricing/price-table.ts';
 import type { Notifier } from '../queue/notifier.ts';
 import type { Store } from '../store/store.ts';
 import { errorEnvelope } from '../wire/error-envelope.ts';
@@ -21,6 +22,7 @@ import { batchRoutes } from './routes/batch-routes.ts';
 import { createBatchRoute } from './routes/create-batch.ts';
 import { lanesRoute } from './routes/lanes.ts';
 import { metricsRoute } from './routes/metrics.ts';
+import { progressRoutes } from './routes/progress.ts';
 import { resultsRoute } from './routes/results.ts';
 
 declare module 'fastify' {
@@ -44,6 +46,10 @@ export interface ApiDeps {
   batchApi?: boolean;
   /** The process's Prometheus metrics, served at `/metrics`. */
   metrics?: BargeMetrics;
+  /** Prices for the usage and cost figures. */
+  prices: PriceTable;
+  /** Show outcome counts in `request_counts` while a batch runs (an opt-in; the contract shows them at the end). */
+  liveCounts?: boolean;
 }
 
 /** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
@@ -118,6 +124,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     app.register(createBatchRoute(deps));
     app.register(batchRoutes(deps));
     app.register(resultsRoute(deps));
+    app.register(progressRoutes(deps));
   }
   app.register(lanesRoute(deps));
   app.register(metricsRoute(deps));

@@ -116,6 +116,12 @@ export function serveCommand(): Command {
     )
     .addOption(
       envOption(
+        '--live-counts',
+        'show outcome counts in request_counts while a batch runs (the hosted API shows them only at the end)',
+      ).default(false),
+    )
+    .addOption(
+      envOption(
         '--lease <duration>',
         "how long a worker holds a claimed request without renewing it; a dead worker's requests run again after this",
       ).default(formatDuration(d.leaseMs)),
@@ -160,6 +166,7 @@ export function serveCommand(): Command {
       shutdownGraceMs: parseDuration(o.shutdownGrace),
       logLevel: o.logLevel,
       configFile: o.config ?? null,
+      liveCounts: o.liveCounts === true || o.liveCounts === 'true',
       leaseMs: parseDuration(o.lease),
       sweepIntervalMs: parseDuration(o.sweepInterval),
       databaseUrl: o.databaseUrl ?? null,

@@ -29,15 +29,15 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
   };
 }
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+const count = (v: unknown): number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 
 /** One request's usage from a Message's `usage` object (missing or odd fields count as 0). */
 export function usageOfMessage(usage: unknown): TokenUsage {
   const u = (typeof usage === 'object' && usage !== null ? usage : {}) as Record<string, unknown>;
-  const creation = (typeof u.cache_creation === 'object' && u.cache_creation !== null ? u.cache_creation : {}) as Record<
-    string,
-    unknown
-  >;
+  const creation = (
+    typeof u.cache_creation === 'object' && u.cache_creation !== null ? u.cache_creation : {}
+  ) as Record<string, unknown>;
   const cacheWrite = count(u.cache_creation_input_tokens);
   return {
     requests: 1,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type DurationRange, parseDuration, parseDurationRange } from '../domain/duration.ts';
+import type { ModelPrice } from '../pricing/price-table.ts';
 import { compileModelGlob, globWildcards, MAX_GLOB_WILDCARDS } from './router.ts';
 
 /*
@@ -72,6 +73,8 @@ export interface RoutingConfig {
   backends: ReadonlyMap<string, BackendConfig>;
   /** In order; a top-level `default` is already appended as `{ model: '*', backend }`. */
   routes: readonly RouteRule[];
+  /** Price entries that come before the built-in Claude list prices (first match wins). */
+  prices: readonly ModelPrice[];
 }
 
 // ---- Bounds and defaults ----
@@ -270,6 +273,17 @@ const globSchema = z
 
 export const RouteSchema = z.strictObject({ model: globSchema, backend: z.string().max(64) });
 
+const dollars = z.number().min(0).max(100_000);
+/** A price entry: standard list prices in US dollars per million tokens (batches cost half). */
+export const PriceSchema = z.strictObject({
+  model: globSchema,
+  input: dollars,
+  output: dollars,
+  cache_write: dollars.optional(),
+  cache_write_1h: dollars.optional(),
+  cache_read: dollars.optional(),
+});
+
 function unknownBackend(name: string, defined: string[]): string {
   const list = defined.length > 0 ? `defined backends: ${defined.join(', ')}` : 'no backends are defined';
   return `unknown backend ${describeValue(name)}; ${list}`;
@@ -288,6 +302,7 @@ export const RoutingFileSchema = z
       .refine((b) => Object.keys(b).length <= MAX_BACKENDS, { error: `at most ${MAX_BACKENDS} backends` }),
     routes: z.array(RouteSchema).max(MAX_ROUTES).optional(),
     default: z.string().max(64).optional(),
+    prices: z.array(PriceSchema).max(MAX_ROUTES).optional(),
   })
   .superRefine((file, ctx) => {
     const defined = Object.keys(file.backends);
@@ -403,5 +418,13 @@ export function normaliseRoutingFile(file: RoutingFile, env: Env): NormaliseResu
   if (problems.length > 0) return { ok: false, problems };
   const routes: RouteRule[] = (file.routes ?? []).map((r) => ({ model: r.model, backend: r.backend }));
   if (file.default !== undefined) routes.push({ model: '*', backend: file.default });
-  return { ok: true, config: { backends, routes } };
+  const prices = (file.prices ?? []).map((p) => ({
+    model: p.model,
+    input: p.input,
+    output: p.output,
+    ...(p.cache_write !== undefined && { cacheWrite: p.cache_write }),
+    ...(p.cache_write_1h !== undefined && { cacheWrite1h: p.cache_write_1h }),
+    ...(p.cache_read !== undefined && { cacheRead: p.cache_read }),
+  }));
+  return { ok: true, config: { backends, routes, prices } };
 }

@@ -4,6 +4,7 @@ import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts
 import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
 import type { Permit } from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
+import { type TokenUsage, usageOfMessage } from '../domain/token-usage.ts';
 import { EarliestTimer } from '../internal/earliest-timer.ts';
 import type { DispatchObserver } from '../metrics/barge-metrics.ts';
 import { decodeLanePause, encodeLanePause, type Notifier } from '../queue/notifier.ts';
@@ -467,7 +468,12 @@ export class Worker {
   /** The verdict on a finished call: a result line, or a retry. */
   private record(item: ClaimedItem, lane: Lane, outcome: BackendOutcome, pausedBefore: number): void {
     if (outcome.type === 'succeeded') {
-      this.finalize(item, 'succeeded', succeededLine(item.customId, outcome.message));
+      this.finalize(
+        item,
+        'succeeded',
+        succeededLine(item.customId, outcome.message),
+        usageOfMessage(outcome.message.usage),
+      );
       return;
     }
     const now = this.o.clock.now();
@@ -506,8 +512,24 @@ export class Worker {
     this.wakeAt(decision.runAt);
   }
 
-  private finalize(item: ClaimedItem, outcome: Completion['outcome'], line: string): void {
-    this.pending.push({ itemId: item.itemId, batchSeq: item.batchSeq, attempt: item.attempt, outcome, line });
+  private finalize(
+    item: ClaimedItem,
+    outcome: Completion['outcome'],
+    line: string,
+    usage?: TokenUsage,
+  ): void {
+    const c: Completion = {
+      itemId: item.itemId,
+      batchSeq: item.batchSeq,
+      attempt: item.attempt,
+      outcome,
+      line,
+    };
+    if (usage) {
+      c.model = item.model;
+      c.usage = usage;
+    }
+    this.pending.push(c);
     this.completed++;
     this.scheduleFlush(this.pending.length);
   }

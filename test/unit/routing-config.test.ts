@@ -96,6 +96,7 @@ const EXPECTED: RoutingConfig = {
     { model: 'claude-*', backend: 'claude' },
     { model: '*', backend: 'local' },
   ],
+  prices: [],
 };
 
 function writeConfig(t: TestContext, name: string, content: string | Uint8Array): string {

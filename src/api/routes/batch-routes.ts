@@ -53,7 +53,7 @@ export function parseListQuery(query: Record<string, unknown>): {
 /** Retrieve, list, cancel and delete. */
 export function batchRoutes(deps: ApiDeps): FastifyPluginAsync {
   const render = (request: FastifyRequest, b: BatchRecord) =>
-    toMessageBatch(b, { baseUrl: baseUrlOf(request, deps.publicUrl) });
+    toMessageBatch(b, { baseUrl: baseUrlOf(request, deps.publicUrl), liveCounts: deps.liveCounts ?? false });
 
   return async (app) => {
     app.get<{ Params: IdParams }>('/v1/messages/batches/:id', async (request) => {

@@ -53,7 +53,10 @@ export function createBatchRoute(deps: ApiDeps): FastifyPluginAsync {
         deps.metrics?.ingested(bytes, batch.total, performance.now() - started);
         // Committed: from here on the client must not retry this create, whatever happens.
         reply.header('x-should-retry', 'false');
-        return toMessageBatch(batch, { baseUrl: baseUrlOf(request, deps.publicUrl) });
+        return toMessageBatch(batch, {
+          baseUrl: baseUrlOf(request, deps.publicUrl),
+          liveCounts: deps.liveCounts ?? false,
+        });
       },
     );
   };

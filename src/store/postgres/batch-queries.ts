@@ -9,13 +9,7 @@ import type {
   QueueStats,
   RequestRecord,
 } from '../store.ts';
-import {
-  type RequestRow,
-  toModelUsage,
-  toRequestRecord,
-  USAGE_SUMS,
-  type UsageRow,
-} from '../usage-row.ts';
+import { type RequestRow, toModelUsage, toRequestRecord, USAGE_SUMS, type UsageRow } from '../usage-row.ts';
 import { itemRange } from './schema.ts';
 
 const VISIBLE = `status <> 'ingesting' AND deleted_at IS NULL`;

@@ -8,13 +8,7 @@ import type {
   QueueStats,
   RequestRecord,
 } from '../store.ts';
-import {
-  type RequestRow,
-  toModelUsage,
-  toRequestRecord,
-  USAGE_SUMS,
-  type UsageRow,
-} from '../usage-row.ts';
+import { type RequestRow, toModelUsage, toRequestRecord, USAGE_SUMS, type UsageRow } from '../usage-row.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
