@@ -76,6 +76,8 @@ export interface RequestRecord {
   lastError: string | null;
   /** Its result line, once it has one (and until archival). */
   resultLine: string | null;
+  /** Its params as uploaded (until archival). */
+  params: string | null;
 }
 
 export interface ClaimOptions {
@@ -186,6 +188,8 @@ export interface Store {
   workspaceUsage(workspace: string): Promise<ModelUsage[]>;
   /** A request of a batch by its custom_id. */
   findRequest(batchSeq: number, customId: string): Promise<RequestRecord | null>;
+  /** The first `limit` errored requests of a batch, in upload order, with their result lines. */
+  erroredRequests(batchSeq: number, limit: number): Promise<Array<{ customId: string; line: string }>>;
 
   /** Visible batches by status, and queued requests by model: the gauges of `/metrics`. */
   queueStats(): Promise<QueueStats>;

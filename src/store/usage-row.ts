@@ -37,6 +37,7 @@ export interface RequestRow {
   attempts: number;
   last_error: string | null;
   line: string | null;
+  params: Uint8Array | null;
 }
 
 export function toRequestRecord(r: RequestRow): RequestRecord {
@@ -46,5 +47,6 @@ export function toRequestRecord(r: RequestRow): RequestRecord {
     attempts: r.attempts,
     lastError: r.last_error,
     resultLine: r.line,
+    params: r.params === null ? null : Buffer.from(r.params).toString('utf8'),
   };
 }

@@ -499,6 +499,10 @@ export function storeConformance(name: string, factory: StoreFactory): void {
           ],
           T0 + 1,
         );
+        assert.deepEqual(
+          (await store.erroredRequests(b.seq, 10)).map((e) => [e.customId, JSON.parse(e.line).result.type]),
+          [[a2!.customId, 'errored']],
+        );
         // A stale (fenced-out) completion adds nothing.
         await store.complete([{ ...done(a0!), model: 'claude-x', usage: u(1000, 1000) }], T0 + 2);
         await store.complete([{ ...done(l0!), model: 'local', usage: u(1, 1) }], T0 + 3);
@@ -533,13 +537,18 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       'a request is found by custom_id with its state, attempts, last error and result line',
       withStore(async (store) => {
         const b = await makeBatch(store, 3);
-        assert.deepEqual(await store.findRequest(b.seq, 'r1'), {
-          customId: 'r1',
-          state: 'queued',
-          attempts: 0,
-          lastError: null,
-          resultLine: null,
-        });
+        const r1 = await store.findRequest(b.seq, 'r1');
+        assert.deepEqual(
+          { ...r1, params: JSON.parse(r1?.params ?? 'null') },
+          {
+            customId: 'r1',
+            state: 'queued',
+            attempts: 0,
+            lastError: null,
+            resultLine: null,
+            params: { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi 1' }] },
+          },
+        );
         const [x, y] = await store.claim({ owner: 'o', limit: 2, now: T0, leaseMs: 60_000 });
         assert.equal((await store.findRequest(b.seq, x!.customId))?.state, 'running');
         await store.retry([
@@ -556,13 +565,18 @@ export function storeConformance(name: string, factory: StoreFactory): void {
         assert.equal(finished?.state, 'succeeded');
         assert.equal(finished?.attempts, 1);
         assert.equal(JSON.parse(finished?.resultLine ?? 'null').custom_id, x!.customId);
-        assert.deepEqual(await store.findRequest(b.seq, y!.customId), {
-          customId: y!.customId,
-          state: 'queued',
-          attempts: 1,
-          lastError: 'api_error: 500',
-          resultLine: null,
-        });
+        const ry = await store.findRequest(b.seq, y!.customId);
+        assert.deepEqual(
+          { ...ry, params: undefined },
+          {
+            customId: y!.customId,
+            state: 'queued',
+            attempts: 1,
+            lastError: 'api_error: 500',
+            resultLine: null,
+            params: undefined,
+          },
+        );
         assert.equal(await store.findRequest(b.seq, 'nope'), null);
       }),
     );

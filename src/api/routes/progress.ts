@@ -100,6 +100,7 @@ export function progressRoutes(deps: ApiDeps): FastifyPluginAsync {
           state: r.state,
           attempts: r.attempts,
           last_error: r.lastError,
+          params: r.params === null ? null : (JSON.parse(r.params) as unknown),
           result: r.resultLine === null ? null : (JSON.parse(r.resultLine) as { result: unknown }).result,
         };
       },

@@ -95,11 +95,21 @@ export function pgBatchQueries(pool: pg.Pool) {
     },
     async findRequest(seq: number, customId: string): Promise<RequestRecord | null> {
       const { rows } = await pool.query<RequestRow>(
-        `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line FROM items i
-         LEFT JOIN results r ON r.item_id = i.id WHERE i.batch_seq = $1 AND i.custom_id = $2`,
+        `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line, p.params FROM items i
+         LEFT JOIN results r ON r.item_id = i.id LEFT JOIN payloads p ON p.item_id = i.id WHERE i.batch_seq = $1 AND i.custom_id = $2`,
         [seq, customId],
       );
       return rows[0] ? toRequestRecord(rows[0]) : null;
+    },
+
+    async erroredRequests(seq: number, limit: number): Promise<Array<{ customId: string; line: string }>> {
+      const [lo, hi] = itemRange(seq);
+      const { rows } = await pool.query<{ customId: string; line: string }>(
+        `SELECT i.custom_id AS "customId", r.line FROM items i JOIN results r ON r.item_id = i.id
+         WHERE i.id >= $1 AND i.id < $2 AND i.state = 3 ORDER BY i.id LIMIT $3`,
+        [lo, hi, limit],
+      );
+      return rows;
     },
 
     async queueStats(): Promise<QueueStats> {

@@ -117,6 +117,9 @@ export class PgStore implements Store {
   findRequest(batchSeq: number, customId: string) {
     return this.batches.findRequest(batchSeq, customId);
   }
+  erroredRequests(batchSeq: number, limit: number) {
+    return this.batches.erroredRequests(batchSeq, limit);
+  }
   queueStats() {
     return this.batches.queueStats();
   }

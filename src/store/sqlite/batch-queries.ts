@@ -52,8 +52,13 @@ export function batchQueries(db: Db) {
     `SELECT model, ${USAGE_SUMS} FROM batch_usage WHERE workspace = ? GROUP BY model ORDER BY model`,
   );
   const requestOf = db.prepare(
-    `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line FROM items i
-     LEFT JOIN results r ON r.item_id = i.id WHERE i.batch_seq = ? AND i.custom_id = ?`,
+    `SELECT i.custom_id, i.state, i.attempts, i.last_error, r.line, p.params FROM items i
+     LEFT JOIN results r ON r.item_id = i.id LEFT JOIN payloads p ON p.item_id = i.id WHERE i.batch_seq = ? AND i.custom_id = ?`,
+  );
+
+  const erroredOf = db.prepare(
+    `SELECT i.custom_id AS customId, r.line FROM items i JOIN results r ON r.item_id = i.id
+     WHERE i.batch_seq = ? AND i.state = 3 ORDER BY i.id LIMIT ?`,
   );
 
   const getBatch = (workspace: string, id: string): BatchRecord | null => {
@@ -106,6 +111,10 @@ export function batchQueries(db: Db) {
     findRequest(seq: number, customId: string): RequestRecord | null {
       const row = requestOf.get(seq, customId) as RequestRow | undefined;
       return row ? toRequestRecord(row) : null;
+    },
+
+    erroredRequests(seq: number, limit: number): Array<{ customId: string; line: string }> {
+      return erroredOf.all(seq, limit) as Array<{ customId: string; line: string }>;
     },
 
     queueStats(): QueueStats {

@@ -162,6 +162,9 @@ export class SqliteStore implements Store {
   async findRequest(batchSeq: number, customId: string) {
     return this.batches.findRequest(batchSeq, customId);
   }
+  async erroredRequests(batchSeq: number, limit: number) {
+    return this.batches.erroredRequests(batchSeq, limit);
+  }
   async queueStats() {
     return this.batches.queueStats();
   }
