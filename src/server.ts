@@ -134,6 +134,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     metrics,
     prices,
     liveCounts: config.liveCounts,
+    dashboard: config.dashboard,
     ...(over.maxBodyBytes !== undefined && { maxBodyBytes: over.maxBodyBytes }),
   });
   await app.listen({ host: config.host, port: config.port });

@@ -6,7 +6,8 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { authenticator, type Principal } from '../auth/authenticator.ts';
+import { authenticator, credentialOf, type Principal } from '../auth/authenticator.ts';
+import { dashboardRoutes, KEY_COOKIE } from '../dashboard/dashboard-routes.ts';
 import type { Clock } from '../domain/clock.ts';
 import { randomId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
@@ -50,7 +51,12 @@ export interface ApiDeps {
   prices: PriceTable;
   /** Show outcome counts in `request_counts` while a batch runs (an opt-in; the contract shows them at the end). */
   liveCounts?: boolean;
+  /** Serve the web dashboard at /dashboard (default true when the batch API is served). */
+  dashboard?: boolean;
 }
+
+/** The dependencies routes get: the API's, plus the request authenticator. */
+export type RouteDeps = ApiDeps & { authenticate: ReturnType<typeof authenticator> };
 
 /** Small JSON bodies (cancel, delete) only; the create route streams its own body. */
 const SMALL_BODY_LIMIT = 1024 * 1024;
@@ -112,10 +118,21 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('request-id', request.id);
-    // The Anthropic routes, and Barge's own operational ones (lanes, metrics), need a key; /healthz does not.
-    const api = request.url.startsWith('/v1/');
-    if (!api && !request.url.startsWith('/barge/') && !request.url.startsWith('/metrics')) return;
-    request.principal = await authenticate(request.headers);
+    // The Anthropic routes, Barge's own (lanes, progress, metrics) and the dashboard need a key; /healthz, the
+    // dashboard's sign-in page and its script do not.
+    const url = request.url;
+    const api = url.startsWith('/v1/');
+    const page = url === '/dashboard' || url.startsWith('/dashboard/');
+    if (!api && !page && !url.startsWith('/barge/') && !url.startsWith('/metrics')) return;
+    if (page && (url.startsWith('/dashboard/login') || url === '/dashboard/app.js')) return;
+    try {
+      request.principal = await authenticate(withDashboardKey(request));
+    } catch (err) {
+      // A browser without a (valid) key goes to the sign-in page.
+      if (page && request.method === 'GET' && !url.startsWith('/dashboard/api/'))
+        return reply.redirect('/dashboard/login');
+      throw err;
+    }
     if (api) checkVersion(request);
   });
 
@@ -128,7 +145,32 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   }
   app.register(lanesRoute(deps));
   app.register(metricsRoute(deps));
+  if (deps.batchApi !== false && deps.dashboard !== false)
+    app.register(dashboardRoutes({ ...deps, authenticate }));
   return app;
+}
+
+/**
+ * The request's headers, with the dashboard's key cookie as `x-api-key` when no key was sent. Honoured for reads,
+ * and for writes only with the dashboard's own `x-barge-dashboard` header: another site can make a browser send the
+ * cookie (SameSite=Strict aside), but not a custom header without a CORS grant, which Barge never gives.
+ */
+function withDashboardKey(request: FastifyRequest): Record<string, string | string[] | undefined> {
+  const h = request.headers;
+  if (credentialOf(h) !== null || typeof h.cookie !== 'string') return h;
+  const read = request.method === 'GET' || request.method === 'HEAD';
+  if (!read && h['x-barge-dashboard'] !== '1') return h;
+  for (const part of h.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === KEY_COOKIE) {
+      try {
+        return { ...h, 'x-api-key': decodeURIComponent(part.slice(eq + 1).trim()) };
+      } catch {
+        return h;
+      }
+    }
+  }
+  return h;
 }
 
 /** Fastify's default client-error answer, in the Anthropic error envelope with a `request-id` header. */

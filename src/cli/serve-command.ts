@@ -114,6 +114,7 @@ export function serveCommand(): Command {
         'backends and routes (JSON or YAML; see the README); without it every request goes to the mock model',
       ),
     )
+    .addOption(envOption('--no-dashboard', 'do not serve the web dashboard at /dashboard'))
     .addOption(
       envOption(
         '--live-counts',
@@ -166,6 +167,7 @@ export function serveCommand(): Command {
       shutdownGraceMs: parseDuration(o.shutdownGrace),
       logLevel: o.logLevel,
       configFile: o.config ?? null,
+      dashboard: o.dashboard !== false && o.dashboard !== 'false',
       liveCounts: o.liveCounts === true || o.liveCounts === 'true',
       leaseMs: parseDuration(o.lease),
       sweepIntervalMs: parseDuration(o.sweepInterval),

@@ -33,6 +33,8 @@ export const ServeConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .nullable(),
+  /** Serve the web dashboard at /dashboard (API processes only). */
+  dashboard: z.boolean(),
   /** Reveal outcome counts in `request_counts` while a batch runs (the contract shows them only at the end). */
   liveCounts: z.boolean(),
   /** What this process runs: the HTTP API, the worker (with the sweeper), or both. */
@@ -73,6 +75,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   configFile: null,
   databaseUrl: null,
   liveCounts: false,
+  dashboard: true,
   role: 'all',
   pg: { poolSize: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000, schema: null },
 };
