@@ -7,7 +7,7 @@ import { isBatchId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
 import { toMessageBatch } from '../wire/message-batch.ts';
 import { PAGE_HEADERS } from './layout.ts';
-import { batchesPage, batchPage, lanesPage, loginPage } from './pages.ts';
+import { batchesPage, batchPage, loginPage, WORKERS_SEEN_WITHIN_S, workersPage } from './pages.ts';
 
 const APP_JS = readFileSync(new URL('./assets/app.js', import.meta.url), 'utf8');
 const LIST_LIMIT = 100;
@@ -68,11 +68,10 @@ export function dashboardRoutes(deps: RouteDeps): FastifyPluginAsync {
       );
       return sendResults(deps, request.principal.workspace, request.params.id, reply);
     });
-    app.get('/dashboard/lanes', async (_request, reply) =>
-      reply
-        .headers(PAGE_HEADERS)
-        .type('text/html; charset=utf-8')
-        .send(lanesPage(deps.lanes?.() ?? [])),
-    );
+    app.get('/dashboard/workers', async (_request, reply) => {
+      const now = deps.clock.now();
+      const workers = await deps.store.listWorkers(now - WORKERS_SEEN_WITHIN_S * 1000);
+      return reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(workersPage(workers, now));
+    });
   };
 }

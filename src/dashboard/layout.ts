@@ -34,7 +34,7 @@ export function layout(title: string, body: SafeHtml): string {
 <script src="/dashboard/app.js" defer></script>
 </head>
 <body>
-<header><strong>Barge</strong><a href="/dashboard">Batches</a><a href="/dashboard/lanes">Lanes</a></header>
+<header><strong>Barge</strong><a href="/dashboard">Batches</a><a href="/dashboard/workers">Workers</a></header>
 <main>${body}</main>
 </body>
 </html>`.text;

@@ -1,7 +1,7 @@
 import type { BatchRecord } from '../domain/batch.ts';
 import { requestCounts } from '../domain/batch.ts';
+import type { WorkerReport } from '../store/store.ts';
 import { rfc3339 } from '../wire/timestamp.ts';
-import type { LaneStatus } from '../worker/lane.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -87,22 +87,35 @@ export function batchPage(
   );
 }
 
-/** This process's lanes. */
-export function lanesPage(lanes: readonly LaneStatus[]): string {
-  const rows = lanes.map(
+const laneRows = (lanes: WorkerReport['lanes']) =>
+  lanes.map(
     (
       l,
     ) => html`<tr><td>${l.backend}</td><td><code>${l.model}</code></td><td>${l.inFlight}</td><td>${l.limit}</td>
       <td>${l.waiting}</td><td>${l.pausedUntil === null ? '' : rfc3339(l.pausedUntil)}</td></tr>`,
   );
-  return layout(
-    'Lanes',
-    html`<h1>Lanes of this process</h1>
-<p class="muted">One lane per (backend, model): its limiter's window and pauses. In a cluster, each worker process has its own (see its port).</p>
+
+/** The workers seen lately (every worker reports itself on its heartbeat) and each one's lanes. */
+export function workersPage(workers: readonly WorkerReport[], now: number): string {
+  const sections = workers.map(
+    (w) => html`<section class="worker" data-owner="${w.owner}">
+<h2><code>${w.owner}</code></h2>
+<p class="muted">running ${w.running} of ${w.concurrency}, holding ${w.held}; started ${rfc3339(w.startedAt)},
+last seen ${Math.max(0, Math.round((now - w.seenAt) / 1000))} s ago</p>
 <table><thead><tr><th>Backend</th><th>Model</th><th>In flight</th><th>Limit</th><th>Waiting</th><th>Paused until</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="6" class="muted">No lanes: this process has not dispatched anything yet.</td></tr>`}</tbody></table>`,
+<tbody>${w.lanes.length ? laneRows(w.lanes) : html`<tr><td colspan="6" class="muted">No lanes yet.</td></tr>`}</tbody></table>
+</section>`,
+  );
+  return layout(
+    'Workers',
+    html`<h1>Workers and lanes</h1>
+<p class="muted">Worker processes heard from in the last ${WORKERS_SEEN_WITHIN_S} s, each with its (backend, model) lanes: the limiter's window, waiting requests and pauses.</p>
+${sections.length ? sections : html`<p class="muted">No worker has reported lately.</p>`}`,
   );
 }
+
+/** How far back the workers page looks. */
+export const WORKERS_SEEN_WITHIN_S = 120;
 
 export function loginPage(): string {
   return layout(

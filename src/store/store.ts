@@ -132,6 +132,25 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
+/** A worker process as it last reported itself (the dashboard's overview of workers and lanes). */
+export interface WorkerReport {
+  owner: string;
+  startedAt: number;
+  seenAt: number;
+  concurrency: number;
+  running: number;
+  /** Requests it holds: claimed, running, or finished with the write pending. */
+  held: number;
+  lanes: Array<{
+    backend: string;
+    model: string;
+    inFlight: number;
+    limit: number;
+    waiting: number;
+    pausedUntil: number | null;
+  }>;
+}
+
 /** What `/metrics` reads from the store at scrape time. */
 export interface QueueStats {
   batchesByStatus: Record<string, number>;
@@ -190,6 +209,11 @@ export interface Store {
   findRequest(batchSeq: number, customId: string): Promise<RequestRecord | null>;
   /** The first `limit` errored requests of a batch, in upload order, with their result lines. */
   erroredRequests(batchSeq: number, limit: number): Promise<Array<{ customId: string; line: string }>>;
+
+  /** Records a worker's state (on each heartbeat); rows unseen for a day are dropped by the sweeper. */
+  reportWorker(report: WorkerReport): Promise<void>;
+  /** Workers seen at or after `since`, most recently started first. */
+  listWorkers(since: number): Promise<WorkerReport[]>;
 
   /** Visible batches by status, and queued requests by model: the gauges of `/metrics`. */
   queueStats(): Promise<QueueStats>;

@@ -1,5 +1,5 @@
 import type { TokenUsage } from '../domain/token-usage.ts';
-import type { ModelUsage, RequestRecord } from './store.ts';
+import type { ModelUsage, RequestRecord, WorkerReport } from './store.ts';
 
 /** A `batch_usage` row (or a sum of them), as both stores return it. */
 export interface UsageRow {
@@ -50,3 +50,23 @@ export function toRequestRecord(r: RequestRow): RequestRecord {
     params: r.params === null ? null : Buffer.from(r.params).toString('utf8'),
   };
 }
+
+/** A `workers` row: the report's counters and lanes are kept as one JSON text. */
+export interface WorkerRow {
+  owner: string;
+  started_at: number;
+  seen_at: number;
+  state: string;
+}
+
+export function workerState(r: WorkerReport): string {
+  return JSON.stringify({ concurrency: r.concurrency, running: r.running, held: r.held, lanes: r.lanes });
+}
+
+export function toWorkerReport(r: WorkerRow): WorkerReport {
+  const s = JSON.parse(r.state) as Pick<WorkerReport, 'concurrency' | 'running' | 'held' | 'lanes'>;
+  return { owner: r.owner, startedAt: Number(r.started_at), seenAt: Number(r.seen_at), ...s };
+}
+
+/** Worker rows unseen for this long are dropped by the sweeper. */
+export const WORKER_ROW_TTL_MS = 86_400_000;

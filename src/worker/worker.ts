@@ -49,6 +49,10 @@ export interface WorkerOptions {
 const SLICE_MS = 8;
 /** Flush attempts while storage is unavailable (about a minute with the backoff) before leaving it to lease rescue. */
 const MAX_FLUSH_RETRIES = 40;
+/** How often a worker reports itself for the dashboard's overview of workers (one row written). */
+const REPORT_EVERY_MS = 5000;
+/** Lanes a worker reports for the dashboard's overview. */
+const MAX_REPORTED_LANES = 100;
 
 /**
  * The worker loop: claim -> route to a (backend, model) lane -> wait for the lane's limiter -> call the backend ->
@@ -79,11 +83,13 @@ export class Worker {
   private flushing: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
   /** Dispatches again when the earliest waiting lane's limiter will admit its next request. */
   private readonly readyTimer = new EarliestTimer(() => this.dispatch());
   /** Claims again when the earliest requeued request becomes claimable. */
   private readonly retryTimer = new EarliestTimer(() => this.wake());
   private scheduled = false;
+  private startedAt = 0;
   /** A claim was skipped because too many results were unwritten; the next flush wakes the pump. */
   private heldBack = false;
   /** Consecutive flushes that failed because storage was unavailable. */
@@ -118,6 +124,8 @@ export class Worker {
     this.unsubscribe.push(this.o.notifier.on('batch-expired', (id) => this.abortBatch(id)));
     this.unsubscribe.push(this.o.notifier.on('batch-canceled', (id) => this.unclaimBatch(id)));
     this.unsubscribe.push(this.o.notifier.on('lane-paused', (p) => this.remotePause(p)));
+    this.startedAt = this.o.clock.now();
+    this.report();
     this.heartbeatTimer = setInterval(
       () => {
         this.o.store
@@ -127,7 +135,35 @@ export class Worker {
       Math.min(2 ** 31 - 1, Math.max(1000, Math.floor(this.o.leaseMs / 3))),
     );
     this.heartbeatTimer.unref();
+    this.reportTimer = setInterval(() => this.report(), REPORT_EVERY_MS);
+    this.reportTimer.unref();
     this.wake();
+  }
+
+  /** Tells the store how this worker is doing, for the dashboard's overview of workers. */
+  private report(): void {
+    this.o.store
+      .reportWorker({
+        owner: this.o.owner,
+        startedAt: this.startedAt,
+        seenAt: this.o.clock.now(),
+        concurrency: this.o.concurrency,
+        running: this.running,
+        held: this.heldItems().length,
+        // The busiest lanes only: models are client-chosen, and the report is one row.
+        lanes: this.laneStatus()
+          .sort((a, b) => b.inFlight + b.waiting - (a.inFlight + a.waiting))
+          .slice(0, MAX_REPORTED_LANES)
+          .map((l) => ({
+            backend: l.backend,
+            model: l.model,
+            inFlight: l.inFlight,
+            limit: l.limit,
+            waiting: l.waiting,
+            pausedUntil: l.pausedUntil,
+          })),
+      })
+      .catch((e) => this.o.onError?.(e));
   }
 
   /** Something may be claimable: run a claim soon. */
@@ -641,6 +677,7 @@ export class Worker {
     this.readyTimer.clear();
     this.retryTimer.clear();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
     const waiting: ClaimedItem[] = [];
     for (const lane of this.active) for (const job of lane.remove(() => true)) waiting.push(job.item);
     for (const item of waiting) this.jobs.delete(item.itemId);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { chromium } from 'playwright-core';
 import { createApiKey } from '../../src/auth/api-keys.ts';
-import { REPO_ROOT } from '../helpers/barge-process.ts';
+import { pollUntil, REPO_ROOT } from '../helpers/barge-process.ts';
 import { testServer } from '../helpers/test-server.ts';
 
 // Functions given to waitForFunction run in the page; declared because this project's TypeScript has no DOM library.
@@ -94,5 +94,16 @@ test('dashboard: sign in, watch a batch run, find a request, cancel with the but
   );
   const canceled = await client.messages.batches.retrieve(second.id);
   assert.ok(canceled.cancel_initiated_at !== null, 'the batch was canceled');
+  // The workers overview: this server's worker, with its lanes (workers report themselves every few seconds).
+  await pollUntil(
+    async () => {
+      await page.goto(`${server.url}/dashboard/workers`);
+      return ((await page.textContent('section.worker')) ?? '').includes('claude-sonnet-4-5');
+    },
+    20_000,
+    'the worker to report its lanes',
+    500,
+  );
+  assert.equal(await page.locator('section.worker').count(), 1);
   assert.deepEqual(pageErrors, [], 'no script errors on the pages');
 });

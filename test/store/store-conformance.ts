@@ -582,6 +582,32 @@ export function storeConformance(name: string, factory: StoreFactory): void {
     );
 
     test(
+      'workers report themselves; the list shows those seen lately; the sweeper forgets the long gone',
+      withStore(async (store) => {
+        const lanes = [{ backend: 'b', model: 'm', inFlight: 2, limit: 8, waiting: 1, pausedUntil: null }];
+        const w = (owner: string, seenAt: number) => ({
+          owner,
+          startedAt: T0,
+          seenAt,
+          concurrency: 8,
+          running: 2,
+          held: 3,
+          lanes,
+        });
+        await store.reportWorker(w('a', T0));
+        await store.reportWorker(w('b', T0));
+        await store.reportWorker(w('a', T0 + HOUR));
+        assert.deepEqual(await store.listWorkers(T0 + 1), [w('a', T0 + HOUR)]);
+        assert.equal((await store.listWorkers(T0)).length, 2);
+        await store.sweep({ now: T0 + DAY + 1, retentionMs: 29 * DAY, chunk: 100 });
+        assert.deepEqual(
+          (await store.listWorkers(0)).map((x) => x.owner),
+          ['a'],
+        );
+      }),
+    );
+
+    test(
       'queue stats: visible batches by status and queued requests by model',
       withStore(async (store) => {
         assert.deepEqual(await store.queueStats(), { batchesByStatus: {}, queuedByModel: [] });

@@ -8,8 +8,18 @@ import type {
   ModelUsage,
   QueueStats,
   RequestRecord,
+  WorkerReport,
 } from '../store.ts';
-import { type RequestRow, toModelUsage, toRequestRecord, USAGE_SUMS, type UsageRow } from '../usage-row.ts';
+import {
+  type RequestRow,
+  toModelUsage,
+  toRequestRecord,
+  toWorkerReport,
+  USAGE_SUMS,
+  type UsageRow,
+  type WorkerRow,
+  workerState,
+} from '../usage-row.ts';
 import { itemRange } from './schema.ts';
 
 const VISIBLE = `status <> 'ingesting' AND deleted_at IS NULL`;
@@ -110,6 +120,21 @@ export function pgBatchQueries(pool: pg.Pool) {
         [lo, hi, limit],
       );
       return rows;
+    },
+
+    async reportWorker(r: WorkerReport): Promise<void> {
+      await pool.query(
+        `INSERT INTO workers (owner, started_at, seen_at, state) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at, state = excluded.state`,
+        [r.owner, r.startedAt, r.seenAt, workerState(r)],
+      );
+    },
+    async listWorkers(since: number): Promise<WorkerReport[]> {
+      const { rows } = await pool.query<WorkerRow>(
+        'SELECT * FROM workers WHERE seen_at >= $1 ORDER BY started_at DESC, owner',
+        [since],
+      );
+      return rows.map(toWorkerReport);
     },
 
     async queueStats(): Promise<QueueStats> {

@@ -120,6 +120,12 @@ export class PgStore implements Store {
   erroredRequests(batchSeq: number, limit: number) {
     return this.batches.erroredRequests(batchSeq, limit);
   }
+  reportWorker(report: Parameters<Store['reportWorker']>[0]) {
+    return this.batches.reportWorker(report);
+  }
+  listWorkers(since: number) {
+    return this.batches.listWorkers(since);
+  }
   queueStats() {
     return this.batches.queueStats();
   }

@@ -192,6 +192,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 3: workers as they last reported themselves (the dashboard's overview).
+  `
+  CREATE TABLE workers (
+    owner text PRIMARY KEY,
+    started_at bigint NOT NULL,
+    seen_at bigint NOT NULL,
+    state text NOT NULL
+  );
+  `,
 ];
 
 /** The id of the item at `position` (0-based) of batch `seq`. */

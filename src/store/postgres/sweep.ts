@@ -3,6 +3,7 @@ import { ItemState } from '../../domain/batch-status.ts';
 import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
 import type { SweepOptions, SweepReport } from '../store.ts';
+import { WORKER_ROW_TTL_MS } from '../usage-row.ts';
 import { purgePgBatch } from './purge-batch.ts';
 
 /** An upload whose API process died mid-body stays `ingesting`; after this long its rows are purged. */
@@ -156,5 +157,8 @@ async function sweepSteps(c: pg.PoolClient, opts: SweepOptions): Promise<SweepRe
     if (await purgePgBatch(c, b.seq, chunk, 'deleted')) report.more = true;
     report.purged++;
   }
+
+  // 7. Workers not heard from for a day leave the overview.
+  await c.query('DELETE FROM workers WHERE seen_at < $1', [now - WORKER_ROW_TTL_MS]);
   return report;
 }

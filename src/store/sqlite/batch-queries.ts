@@ -7,8 +7,18 @@ import type {
   ModelUsage,
   QueueStats,
   RequestRecord,
+  WorkerReport,
 } from '../store.ts';
-import { type RequestRow, toModelUsage, toRequestRecord, USAGE_SUMS, type UsageRow } from '../usage-row.ts';
+import {
+  type RequestRow,
+  toModelUsage,
+  toRequestRecord,
+  toWorkerReport,
+  USAGE_SUMS,
+  type UsageRow,
+  type WorkerRow,
+  workerState,
+} from '../usage-row.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
@@ -60,6 +70,12 @@ export function batchQueries(db: Db) {
     `SELECT i.custom_id AS customId, r.line FROM items i JOIN results r ON r.item_id = i.id
      WHERE i.batch_seq = ? AND i.state = 3 ORDER BY i.id LIMIT ?`,
   );
+
+  const upsertWorker = db.prepare(
+    `INSERT INTO workers (owner, started_at, seen_at, state) VALUES (?, ?, ?, ?)
+     ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at, state = excluded.state`,
+  );
+  const workersSince = db.prepare('SELECT * FROM workers WHERE seen_at >= ? ORDER BY started_at DESC, owner');
 
   const getBatch = (workspace: string, id: string): BatchRecord | null => {
     const row = get.get(workspace, id) as BatchRow | undefined;
@@ -115,6 +131,13 @@ export function batchQueries(db: Db) {
 
     erroredRequests(seq: number, limit: number): Array<{ customId: string; line: string }> {
       return erroredOf.all(seq, limit) as Array<{ customId: string; line: string }>;
+    },
+
+    reportWorker(r: WorkerReport): void {
+      upsertWorker.run(r.owner, r.startedAt, r.seenAt, workerState(r));
+    },
+    listWorkers(since: number): WorkerReport[] {
+      return (workersSince.all(since) as WorkerRow[]).map(toWorkerReport);
     },
 
     queueStats(): QueueStats {

@@ -74,4 +74,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX batch_usage_workspace ON batch_usage (workspace);
   `,
+  // 4: workers as they last reported themselves (the dashboard's overview).
+  `
+  CREATE TABLE workers (
+    owner TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    state TEXT NOT NULL
+  );
+  `,
 ];

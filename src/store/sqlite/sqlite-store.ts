@@ -165,6 +165,12 @@ export class SqliteStore implements Store {
   async erroredRequests(batchSeq: number, limit: number) {
     return this.batches.erroredRequests(batchSeq, limit);
   }
+  async reportWorker(report: Parameters<Store['reportWorker']>[0]) {
+    this.batches.reportWorker(report);
+  }
+  async listWorkers(since: number) {
+    return this.batches.listWorkers(since);
+  }
   async queueStats() {
     return this.batches.queueStats();
   }

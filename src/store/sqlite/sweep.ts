@@ -1,6 +1,7 @@
 import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
 import type { SweepOptions, SweepReport } from '../store.ts';
+import { WORKER_ROW_TTL_MS } from '../usage-row.ts';
 import { type EndedBatch, endBatchIfDone } from './complete-items.ts';
 import type { Db } from './open-database.ts';
 import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
@@ -57,6 +58,7 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
      AND EXISTS (SELECT 1 FROM results r WHERE r.batch_seq = b.seq)`,
   );
   const deleted = db.prepare('SELECT seq FROM batches WHERE deleted_at IS NOT NULL LIMIT 8').pluck();
+  const forgetWorkers = db.prepare('DELETE FROM workers WHERE seen_at < ?');
   const end = endBatchIfDone(db);
   const purgeDeleted = purgeBatchRows(db);
   const purgeArchived = purgeArchivedRows(db);
@@ -147,6 +149,8 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
       report.purged++;
       removed.push(seq);
     }
+    // 7. Workers not heard from for a day leave the overview.
+    forgetWorkers.run(now - WORKER_ROW_TTL_MS);
     return { report, written, ended, removed };
   };
 }
