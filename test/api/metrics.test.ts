@@ -77,6 +77,8 @@ test('/metrics parses as Prometheus text and its counters and gauges move with t
     64,
   );
 
+  // The worker stops, so the next batch is certain to be canceled before any of it runs.
+  await server.worker.stop(0);
   const second = await client.messages.batches.create({ requests: requests.slice(0, 5) });
   await client.messages.batches.cancel(second.id);
   await server.sweeper.drain();
