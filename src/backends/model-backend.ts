@@ -49,7 +49,16 @@ export interface UpstreamReport {
  * `retryAfterMs` is the upstream's own hint (`retry-after-ms` / `retry-after`), when it gave one.
  */
 export type BackendOutcome =
-  | { type: 'succeeded'; message: Record<string, unknown>; upstream?: UpstreamReport }
+  | {
+      type: 'succeeded';
+      message: Record<string, unknown>;
+      /**
+       * The Message exactly as the upstream sent it, when that is one line of compact JSON: the result line embeds
+       * these bytes instead of serialising `message` again.
+       */
+      raw?: string;
+      upstream?: UpstreamReport;
+    }
   | {
       type: 'errored';
       error: { type: AnthropicErrorType; message: string };

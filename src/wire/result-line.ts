@@ -4,8 +4,14 @@ import { errorEnvelope } from './error-envelope.ts';
 // Result lines are serialised once, when the result is written, and streamed verbatim afterwards: compact
 // JSON.stringify never emits a raw CR or LF, so each line is exactly one JSONL record.
 
-/** `{"custom_id":…,"result":{"type":"succeeded","message":…}}` */
-export function succeededLine(customId: string, message: unknown): string {
+/**
+ * `{"custom_id":…,"result":{"type":"succeeded","message":…}}`. With `raw`, the Message's own JSON text (already
+ * parsed once, so known to be valid, and without line breaks) is embedded as it came instead of serialised again.
+ */
+export function succeededLine(customId: string, message: unknown, raw?: string): string {
+  if (raw !== undefined) {
+    return `{"custom_id":${JSON.stringify(customId)},"result":{"type":"succeeded","message":${raw}}}`;
+  }
   return JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message } });
 }
 

@@ -507,7 +507,7 @@ export class Worker {
       this.finalize(
         item,
         'succeeded',
-        succeededLine(item.customId, outcome.message),
+        succeededLine(item.customId, outcome.message, outcome.raw),
         usageOfMessage(outcome.message.usage),
       );
       return;

@@ -9,6 +9,7 @@ import {
   withStream,
 } from '../../src/backends/anthropic/anthropic-backend.ts';
 import type { BackendOutcome, BackendRequest } from '../../src/backends/model-backend.ts';
+import { succeededLine } from '../../src/wire/result-line.ts';
 
 type Obj = Record<string, unknown>;
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
@@ -223,6 +224,27 @@ describe('AnthropicBackend: answers', () => {
     assert.equal(out.upstream?.headers?.['anthropic-ratelimit-requests-remaining'], '99');
     assert.deepEqual(out.upstream?.usage, MESSAGE.usage);
     assert.ok((out.upstream?.latencyMs ?? -1) >= 0);
+  });
+
+  it('keeps a one-line answer as it came, for the result line; a multi-line one is serialised again', async () => {
+    const text = ` ${JSON.stringify(MESSAGE).replace('"type":"message"', '"type" : "message"')} `;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(text);
+    };
+    const out = succeeded(await backend().send(request(SMALL)));
+    assert.equal(out.raw, text.trim(), 'the bytes as sent, spacing and all');
+    const line = succeededLine('c1', out.message, out.raw);
+    assert.deepEqual(JSON.parse(line), JSON.parse(succeededLine('c1', out.message)));
+    assert.ok(line.includes('"type" : "message"'));
+
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(MESSAGE, null, 2));
+    };
+    const pretty = succeeded(await backend().send(request(SMALL)));
+    assert.equal(pretty.raw, undefined, 'a line break would split the JSONL record');
+    assert.deepEqual(pretty.message, MESSAGE);
   });
 
   it('reuses keep-alive connections for sequential calls', async () => {

@@ -159,9 +159,12 @@ function errorMessageOf(body: unknown): string | undefined {
 }
 
 function parseJson(bytes: Buffer | null): unknown {
-  if (bytes === null) return undefined;
+  return bytes === null ? undefined : parseJsonText(bytes.toString('utf8'));
+}
+
+function parseJsonText(text: string): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -313,11 +316,15 @@ export class AnthropicBackend implements ModelBackend {
     }
     const bytes = await readAll(res.body, MAX_MESSAGE_BYTES);
     if (bytes === null) return this.tooLarge(report());
-    const message = parseJson(bytes);
+    const text = bytes.toString('utf8');
+    const message = parseJsonText(text);
     if (!isObj(message) || message.type !== 'message') {
       return this.notAMessage(report());
     }
-    return { type: 'succeeded', message, upstream: report(usageOf(message)) };
+    const out: BackendOutcome = { type: 'succeeded', message, upstream: report(usageOf(message)) };
+    // Valid JSON on one line can go into the result line as it is (a line break would split the JSONL record).
+    if (text.indexOf('\n') < 0 && text.indexOf('\r') < 0) out.raw = text.trim();
+    return out;
   }
 
   private async fromStream(

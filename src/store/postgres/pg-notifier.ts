@@ -92,6 +92,11 @@ export class PgNotifier implements Notifier {
       c.end().catch(() => {});
       throw err;
     }
+    if (this.closed) {
+      // Closed while this connection was being opened: it must not outlive the notifier (nor keep the process up).
+      await c.end().catch(() => {});
+      return;
+    }
     this.client = c;
     this.retryMs = 100;
   }
@@ -102,6 +107,7 @@ export class PgNotifier implements Notifier {
       this.retryTimer = null;
       this.connect().then(
         () => {
+          if (this.closed) return;
           this.log?.info('event connection to PostgreSQL restored');
           // Events sent while disconnected are gone: make every listener look again.
           this.local.notify('batch-ready', '');
