@@ -31,8 +31,18 @@ export interface MetricsSources {
 
 // Upstream calls of an instant mock answer in microseconds; a hosted model in tens of seconds.
 const LATENCY_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-/** Cached label children (lanes × outcome kinds); models are client-chosen, so the cache is bounded. */
-const MAX_CHILDREN = 10_000;
+/** Lanes counted in the upstream call metrics (models are client-chosen strings). */
+const MAX_LANES = 2000;
+
+interface LaneCalls {
+  backend: string;
+  model: string;
+  kinds: Map<string, number>;
+  /** Calls per latency bucket (not cumulative), in LATENCY_BUCKETS order; above the last only in `count`. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
 const INGEST_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
@@ -44,16 +54,12 @@ export class BargeMetrics implements DispatchObserver {
   readonly registry = new Registry();
   private readonly requests: Counter<'outcome'>;
   private readonly claims: Counter;
-  private readonly calls: Counter<'backend' | 'model' | 'kind'>;
-  private readonly latency: Histogram<'backend' | 'model'>;
+  /** Upstream calls per lane, counted in plain numbers on the hot path and exported at scrape time. */
+  private readonly lanes = new Map<string, LaneCalls>();
   private readonly rescues: Counter;
   private readonly ingestBytes: Counter;
   private readonly ingestSeconds: Histogram;
   private readonly ingestRequests: Counter;
-  private readonly children = new Map<
-    string,
-    { calls: { inc(): void }; latency: { observe(v: number): void } }
-  >();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -68,19 +74,53 @@ export class BargeMetrics implements DispatchObserver {
       help: 'Requests claimed by this worker',
       registers,
     });
-    this.calls = new Counter({
+    const lanes = this.lanes;
+    this.registry.registerMetric({
       name: 'barge_upstream_calls_total',
-      help: 'Upstream calls by lane and how they ended (success, rate_limited = 429, overloaded = 529/503, timeout, network, server_error, client_error)',
-      labelNames: ['backend', 'model', 'kind'],
-      registers,
-    });
-    this.latency = new Histogram({
+      get: async () => ({
+        name: 'barge_upstream_calls_total',
+        help: 'Upstream calls by lane and how they ended (success, rate_limited = 429, overloaded = 529/503, timeout, network, server_error, client_error)',
+        type: 'counter',
+        aggregator: 'sum',
+        values: [...lanes.values()].flatMap((l) =>
+          [...l.kinds].map(([kind, value]) => ({
+            labels: { backend: l.backend, model: l.model, kind },
+            value,
+          })),
+        ),
+      }),
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.registry.registerMetric({
       name: 'barge_upstream_latency_seconds',
-      help: 'Upstream call latency by lane',
-      labelNames: ['backend', 'model'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+      get: async () => ({
+        name: 'barge_upstream_latency_seconds',
+        help: 'Upstream call latency by lane',
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...lanes.values()].flatMap((l) => {
+          const labels = { backend: l.backend, model: l.model };
+          let cumulative = 0;
+          const buckets = LATENCY_BUCKETS.map((le, i) => {
+            cumulative += l.buckets[i]!;
+            return {
+              metricName: 'barge_upstream_latency_seconds_bucket',
+              labels: { le, ...labels },
+              value: cumulative,
+            };
+          });
+          return [
+            ...buckets,
+            {
+              metricName: 'barge_upstream_latency_seconds_bucket',
+              labels: { le: '+Inf', ...labels },
+              value: l.count,
+            },
+            { metricName: 'barge_upstream_latency_seconds_sum', labels, value: l.sum },
+            { metricName: 'barge_upstream_latency_seconds_count', labels, value: l.count },
+          ];
+        }),
+      }),
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
     this.rescues = new Counter({
       name: 'barge_lease_rescues_total',
       help: 'Claimed requests whose lease lapsed (their worker died or stalled) and that were queued again',
@@ -162,20 +202,29 @@ export class BargeMetrics implements DispatchObserver {
   }
 
   called(backend: string, model: string, kind: string, latencyMs: number): void {
-    // Label children are looked up once per lane and kind: prom-client hashes a label object on every call, which
-    // measured ~5% of the worker's CPU at thousands of calls per second.
-    const key = `${backend}\0${model}\0${kind}`;
-    let child = this.children.get(key);
-    if (!child) {
-      if (this.children.size >= MAX_CHILDREN) this.children.clear();
-      child = {
-        calls: this.calls.labels({ backend, model, kind }),
-        latency: this.latency.labels({ backend, model }),
+    // Plain numbers per lane: prom-client hashes a label object on every inc and observe, which measured ~5% of
+    // the worker's CPU at thousands of calls per second. Exported as a counter and a histogram at scrape time.
+    const key = `${backend}\0${model}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      if (this.lanes.size >= MAX_LANES) return; // models are client-chosen: beyond this, lanes go uncounted
+      lane = {
+        backend,
+        model,
+        kinds: new Map(),
+        buckets: new Array(LATENCY_BUCKETS.length).fill(0),
+        sum: 0,
+        count: 0,
       };
-      this.children.set(key, child);
+      this.lanes.set(key, lane);
     }
-    child.calls.inc();
-    child.latency.observe(latencyMs / 1000);
+    lane.kinds.set(kind, (lane.kinds.get(kind) ?? 0) + 1);
+    const seconds = latencyMs / 1000;
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    if (i < LATENCY_BUCKETS.length) lane.buckets[i]!++;
+    lane.sum += seconds;
+    lane.count++;
   }
 
   written(succeeded: number, errored: number): void {

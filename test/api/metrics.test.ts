@@ -70,6 +70,14 @@ test('/metrics parses as Prometheus text and its counters and gauges move with t
     value(after, 'barge_upstream_latency_seconds_count', { backend: 'mock', model: 'claude-metrics' }),
     40,
   );
+  const buckets = after
+    .filter((x) => x.name === 'barge_upstream_latency_seconds_bucket')
+    .map((x) => [x.labels.le, x.value] as const);
+  assert.deepEqual(buckets.at(-1), ['+Inf', 40]);
+  assert.ok(
+    buckets.every(([, v], i) => i === 0 || v >= buckets[i - 1]![1]),
+    'histogram buckets are cumulative',
+  );
   assert.equal(value(after, 'barge_batches', { status: 'ended' }), 1);
   assert.equal(value(after, 'barge_queue_depth', { lane: 'mock:claude-metrics' }), 0);
   assert.equal(
