@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { AnthropicErrorType } from '../../wire/error-envelope.ts';
 import { attemptSignal } from '../attempt-signal.ts';
 import type {
@@ -276,15 +276,32 @@ export class AnthropicBackend implements ModelBackend {
   private async call(req: BackendRequest, signal: AbortSignal, started: number): Promise<BackendOutcome> {
     const maxTokens = req.params.max_tokens;
     const stream = typeof maxTokens === 'number' && maxTokens > this.streamAbove;
-    const res = await this.pool.request({
+    const opts = {
       path: this.path,
-      method: 'POST',
+      method: 'POST' as const,
       headers: this.headersFor(req),
       body: stream ? withStream(req.rawParams, req.params) : req.rawParams,
-      signal,
-    });
-    const status = res.statusCode;
-    const headers = res.headers as HeaderBag;
+    };
+    // Streamed generations are read as a stream; everything else is collected by a plain dispatch handler, which
+    // measured ~10 µs of CPU less per call than `request()` and its body stream (81-84 against 91-95 µs).
+    let status: number;
+    let headers: HeaderBag;
+    let body: { stream: BodyReadable } | { bytes: Buffer | null };
+    if (stream) {
+      const res = await this.pool.request({ ...opts, signal });
+      status = res.statusCode;
+      headers = res.headers as HeaderBag;
+      body = { stream: res.body };
+    } else {
+      const r = await this.exchange(opts, signal);
+      status = r.status;
+      headers = r.headers;
+      body = { bytes: r.bytes };
+    }
+    const read = (limit: number): Promise<Buffer | null> =>
+      'stream' in body
+        ? readAll(body.stream, limit)
+        : Promise.resolve(body.bytes !== null && body.bytes.length <= limit ? body.bytes : null);
     const report = (usage?: Usage): UpstreamReport => {
       const r: UpstreamReport = { status, headers, latencyMs: performance.now() - started };
       if (usage !== undefined) r.usage = usage;
@@ -292,14 +309,14 @@ export class AnthropicBackend implements ModelBackend {
     };
 
     if (status < 200 || status >= 300) {
-      const body = parseJson(await readAll(res.body, MAX_ERROR_BODY_BYTES));
-      const envelope = envelopeError(body);
+      const parsed = parseJson(await read(MAX_ERROR_BODY_BYTES));
+      const envelope = envelopeError(parsed);
       const shouldRetry = header(headers, 'x-should-retry');
       const outcome: BackendOutcome = {
         type: 'errored',
         error: {
           type: isErrorType(envelope?.type) ? envelope.type : errorTypeForStatus(status),
-          message: errorMessageOf(body) ?? `Upstream ${this.name} returned HTTP ${status}`,
+          message: errorMessageOf(parsed) ?? `Upstream ${this.name} returned HTTP ${status}`,
         },
         // The SDKs let the server overrule the status-based decision.
         retryable:
@@ -312,9 +329,11 @@ export class AnthropicBackend implements ModelBackend {
     }
 
     if (header(headers, 'content-type')?.startsWith('text/event-stream')) {
-      return this.fromStream(res.body, report);
+      if ('stream' in body) return this.fromStream(body.stream, report);
+      if (body.bytes === null) return this.tooLarge(report());
+      return this.fromStream([body.bytes], report);
     }
-    const bytes = await readAll(res.body, MAX_MESSAGE_BYTES);
+    const bytes = await read(MAX_MESSAGE_BYTES);
     if (bytes === null) return this.tooLarge(report());
     const text = bytes.toString('utf8');
     const message = parseJsonText(text);
@@ -327,15 +346,71 @@ export class AnthropicBackend implements ModelBackend {
     return out;
   }
 
+  /**
+   * One request whose whole answer is collected in memory (at most MAX_MESSAGE_BYTES; `bytes` is null beyond that),
+   * through undici's handler interface. The signal aborts it at any point, as `request()`'s does.
+   */
+  private exchange(
+    opts: { path: string; method: 'POST'; headers: Record<string, string>; body: Uint8Array },
+    signal: AbortSignal,
+  ): Promise<{ status: number; headers: HeaderBag; bytes: Buffer | null }> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let controller: Dispatcher.DispatchController | null = null;
+      let status = 0;
+      let headers: HeaderBag = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      const onAbort = () =>
+        controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      this.pool.dispatch(opts, {
+        onRequestStart: (c) => {
+          controller = c;
+          if (signal.aborted) onAbort();
+        },
+        onResponseStart: (_c, code, h) => {
+          status = code;
+          headers = h as HeaderBag;
+        },
+        onResponseData: (c, chunk) => {
+          if (tooLarge) return;
+          size += chunk.length;
+          if (size > MAX_MESSAGE_BYTES) {
+            tooLarge = true;
+            chunks.length = 0;
+            c.abort(new Error('answer too large'));
+            return;
+          }
+          chunks.push(chunk);
+        },
+        onResponseEnd: () => {
+          done();
+          resolve({ status, headers, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+        },
+        onResponseError: (_c, err) => {
+          done();
+          if (tooLarge) resolve({ status, headers, bytes: null });
+          else reject(signal.aborted ? signal.reason : err);
+        },
+      });
+    });
+  }
+
   private async fromStream(
-    body: BodyReadable,
+    body: AsyncIterable<Buffer> | Iterable<Buffer>,
     report: (usage?: Usage) => UpstreamReport,
   ): Promise<BackendOutcome> {
     const parser = new SseParser();
     const acc = new MessageAccumulator();
     let size = 0;
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      for await (const chunk of body) {
         size += chunk.length;
         if (size > MAX_MESSAGE_BYTES) return this.tooLarge(report());
         for (const event of parser.push(chunk)) acc.push(event);
