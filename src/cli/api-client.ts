@@ -1,5 +1,9 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { type Command, Option } from 'commander';
+import { CliError } from './cli-error.ts';
+
+// The SDK is loaded by the commands that use it (about 0.3 s), not by every `barge` start such as `serve`.
+let sdk: typeof import('@anthropic-ai/sdk') | null = null;
 
 /** The flags every command that talks to a server takes, named and defaulted as the SDKs do. */
 export function addClientOptions(cmd: Command): Command {
@@ -23,19 +27,10 @@ export interface ClientFlags {
   json?: boolean;
 }
 
-/** What a failed call becomes: one line, with the status and error type when the server sent them. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
 /** The official SDK, pointed at Barge. A server started with `--auth none` takes any key, so one is made up. */
-export function sdkClient(o: ClientFlags): Anthropic {
-  return new Anthropic({
+async function sdkClient(o: ClientFlags): Promise<Anthropic> {
+  sdk ??= await import('@anthropic-ai/sdk');
+  return new sdk.default({
     baseURL: o.baseUrl.replace(/\/+$/, ''),
     apiKey: o.apiKey ?? 'barge-cli',
     maxRetries: 2,
@@ -48,18 +43,19 @@ export function rawHeaders(o: ClientFlags): Record<string, string> {
   return { 'x-api-key': o.apiKey ?? 'barge-cli', 'anthropic-version': '2023-06-01' };
 }
 
-/** Runs an SDK call, turning its errors into one readable line. */
-export async function call<T>(fn: () => Promise<T>): Promise<T> {
+/** Runs an SDK call on a client for the flags, turning its errors into one readable line. */
+export async function call<T>(o: ClientFlags, fn: (client: Anthropic) => Promise<T>): Promise<T> {
+  const client = await sdkClient(o);
   try {
-    return await fn();
+    return await fn(client);
   } catch (err) {
     throw asCliError(err);
   }
 }
 
-export function asCliError(err: unknown): CliError {
+function asCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof Anthropic.APIError) {
+  if (sdk && err instanceof sdk.default.APIError) {
     const body = err.error as { error?: { type?: string; message?: string } } | undefined;
     const type = body?.error?.type;
     const message = body?.error?.message ?? err.message;

@@ -1,6 +1,6 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { CliError } from './api-client.ts';
+import { CliError } from './cli-error.ts';
 
 /** The hosted API's limits per batch: a bigger file becomes several batches. */
 export const MAX_BATCH_REQUESTS = 100_000;

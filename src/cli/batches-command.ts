@@ -5,16 +5,9 @@ import type { MessageBatch } from '@anthropic-ai/sdk/resources/messages/batches'
 import { Command } from 'commander';
 import { request } from 'undici';
 import { parseDuration } from '../domain/duration.ts';
-import {
-  addClientOptions,
-  CliError,
-  type ClientFlags,
-  call,
-  envelopeMessage,
-  rawHeaders,
-  sdkClient,
-} from './api-client.ts';
+import { addClientOptions, type ClientFlags, call, envelopeMessage, rawHeaders } from './api-client.ts';
 import { partBodies, planParts, requestSource } from './batch-file.ts';
+import { CliError } from './cli-error.ts';
 import { formatBytes, progressBar } from './progress-bar.ts';
 
 const print = (o: ClientFlags, value: unknown, text: () => string) =>
@@ -115,9 +108,8 @@ export function batchesCommand(): Command {
   ).action(async (o: ClientFlags & { limit: number }) => {
     if (!Number.isInteger(o.limit) || o.limit < 1)
       throw new CliError('--limit must be a positive whole number', 2);
-    const client = sdkClient(o);
     const out: MessageBatch[] = [];
-    await call(async () => {
+    await call(o, async (client) => {
       for await (const b of client.messages.batches.list({ limit: Math.min(o.limit, 100) })) {
         out.push(b);
         if (out.length >= o.limit) break;
@@ -134,21 +126,21 @@ export function batchesCommand(): Command {
 
   addClientOptions(batches.command('get').description('Show one batch').argument('<id>')).action(
     async (id: string, o: ClientFlags) => {
-      const b = await call(() => sdkClient(o).messages.batches.retrieve(id));
+      const b = await call(o, (client) => client.messages.batches.retrieve(id));
       print(o, b, () => batchText(b));
     },
   );
 
   addClientOptions(batches.command('cancel').description('Cancel a batch').argument('<id>')).action(
     async (id: string, o: ClientFlags) => {
-      const b = await call(() => sdkClient(o).messages.batches.cancel(id));
+      const b = await call(o, (client) => client.messages.batches.cancel(id));
       print(o, b, () => batchText(b));
     },
   );
 
   addClientOptions(batches.command('delete').description('Delete an ended batch').argument('<id>')).action(
     async (id: string, o: ClientFlags) => {
-      const r = await call(() => sdkClient(o).messages.batches.delete(id));
+      const r = await call(o, (client) => client.messages.batches.delete(id));
       print(o, r, () => `deleted ${r.id}`);
     },
   );
@@ -160,7 +152,7 @@ export function batchesCommand(): Command {
       .argument('<id>')
       .option('-o, --output <file>', 'write to a file instead of stdout'),
   ).action(async (id: string, o: ClientFlags & { output?: string }) => {
-    const b = await call(() => sdkClient(o).messages.batches.retrieve(id));
+    const b = await call(o, (client) => client.messages.batches.retrieve(id));
     if (!b.results_url)
       throw new CliError(`${id} has not ended yet (${b.processing_status}); try: barge batches watch ${id}`);
     const res = await request(b.results_url, { headers: rawHeaders(o) }).catch((err: Error) => {

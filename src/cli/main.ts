@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { CliError } from './api-client.ts';
 import { batchesCommand } from './batches-command.ts';
+import { CliError } from './cli-error.ts';
 import { keysCommand } from './keys-command.ts';
 import { migrateCommand } from './migrate-command.ts';
 import { mockUpstreamCommand } from './mock-upstream-command.ts';

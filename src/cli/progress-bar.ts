@@ -1,4 +1,8 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
+
+// Loaded when a bar is first drawn on a terminal, not by every `barge` start.
+const load = () => createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
 
 /** A progress bar on stderr when it is a terminal; nothing otherwise (scripts, pipes, CI logs). */
 export interface Bar {
@@ -11,6 +15,7 @@ const NONE: Bar = { update() {}, setTotal() {}, stop() {} };
 
 export function progressBar(format: string, total: number): Bar {
   if (!process.stderr.isTTY) return NONE;
+  const cliProgress = load();
   const bar = new cliProgress.SingleBar(
     { format, stream: process.stderr, hideCursor: true, clearOnComplete: false, barsize: 30 },
     cliProgress.Presets.shades_classic,

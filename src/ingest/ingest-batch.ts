@@ -30,7 +30,10 @@ export interface IngestContext {
  * in chunks into a staged (invisible) batch, and the batch flips visible in one short final transaction. Any failure
  * removes what was staged, so a rejected or interrupted upload leaves nothing behind.
  */
-export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContext): Promise<BatchRecord> {
+export async function ingestBatch(
+  body: AsyncIterable<Buffer>,
+  ctx: IngestContext,
+): Promise<{ batch: BatchRecord; bytes: number }> {
   const limit = ctx.maxBodyBytes ?? MAX_BODY_BYTES;
   const scanner = new CreateBodyScanner({ maxItems: ctx.maxItems ?? 100_000 });
   const staged: { session: IngestSession | null } = { session: null };
@@ -73,7 +76,7 @@ export async function ingestBatch(body: AsyncIterable<Buffer>, ctx: IngestContex
         'requests: List should have at least 1 item after validation, not 0',
       );
     }
-    return await staged.session.commit();
+    return { batch: await staged.session.commit(), bytes };
   } catch (err) {
     if (staged.session) await staged.session.abort().catch(() => {});
     if (err instanceof IngestError) throw new ApiError('invalid_request', err.message, { cause: err });

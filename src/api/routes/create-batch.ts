@@ -31,16 +31,7 @@ export function createBatchRoute(deps: ApiDeps): FastifyPluginAsync {
           throw new ApiError('invalid_request', 'requests: Field required');
         }
         const started = performance.now();
-        let bytes = 0;
-        const counted = deps.metrics
-          ? (async function* () {
-              for await (const chunk of body) {
-                bytes += chunk.length;
-                yield chunk;
-              }
-            })()
-          : body;
-        const batch = await ingestBatch(counted, {
+        const { batch, bytes } = await ingestBatch(body, {
           store: deps.store,
           workspace: request.principal.workspace,
           now: deps.clock.now(),
