@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../api/app.ts';
-import { batchNotFound } from '../api/routes/batch-routes.ts';
+import { findBatch } from '../api/routes/batch-routes.ts';
 import { sendResults } from '../api/routes/results.ts';
-import { isBatchId } from '../domain/ids.ts';
 import { ApiError } from '../errors/api-error.ts';
 import { toMessageBatch } from '../wire/message-batch.ts';
 import { PAGE_HEADERS } from './layout.ts';
@@ -55,9 +54,7 @@ export function dashboardRoutes(deps: RouteDeps): FastifyPluginAsync {
       };
     });
     app.get<{ Params: { id: string } }>('/dashboard/batches/:id', async (request, reply) => {
-      const { id } = request.params;
-      const b = isBatchId(id) ? await deps.store.getBatch(request.principal.workspace, id) : null;
-      if (!b) throw batchNotFound(id);
+      const b = await findBatch(deps.store, request.principal.workspace, request.params.id);
       const errored = await deps.store.erroredRequests(b.seq, ERRORED_SHOWN);
       return reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(batchPage(b, errored));
     });

@@ -116,6 +116,20 @@ export interface SweepReport {
   more: boolean;
 }
 
+/** A pass that did nothing (yet). */
+export function emptySweepReport(): SweepReport {
+  return {
+    rescued: 0,
+    canceled: 0,
+    expired: 0,
+    expiredBatches: [],
+    ended: [],
+    archived: [],
+    purged: 0,
+    more: false,
+  };
+}
+
 export interface SweepOptions {
   now: number;
   retentionMs: number;

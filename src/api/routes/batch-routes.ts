@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { BatchRecord } from '../../domain/batch.ts';
 import { isBatchId } from '../../domain/ids.ts';
 import { ApiError } from '../../errors/api-error.ts';
+import type { Store } from '../../store/store.ts';
 import { deletedMessageBatch, listPage, toMessageBatch } from '../../wire/message-batch.ts';
 import type { ApiDeps } from '../app.ts';
 import { baseUrlOf } from '../base-url.ts';
@@ -13,6 +14,13 @@ interface IdParams {
 /** 404 with the hosted API's envelope; the same for unknown, deleted and other-workspace batches. */
 export function batchNotFound(id: string): ApiError {
   return new ApiError('not_found', `message batch ${id.slice(0, 100)} not found`);
+}
+
+/** A workspace's batch, or that 404 (ids that cannot be batch ids never reach the store). */
+export async function findBatch(store: Store, workspace: string, id: string): Promise<BatchRecord> {
+  const b = isBatchId(id) ? await store.getBatch(workspace, id) : null;
+  if (!b) throw batchNotFound(id);
+  return b;
 }
 
 function one(v: unknown): string | undefined {
@@ -57,9 +65,7 @@ export function batchRoutes(deps: ApiDeps): FastifyPluginAsync {
 
   return async (app) => {
     app.get<{ Params: IdParams }>('/v1/messages/batches/:id', async (request) => {
-      const b = await deps.store.getBatch(request.principal.workspace, request.params.id);
-      if (!b) throw batchNotFound(request.params.id);
-      return render(request, b);
+      return render(request, await findBatch(deps.store, request.principal.workspace, request.params.id));
     });
 
     app.get('/v1/messages/batches', async (request) => {

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { BatchRecord } from '../../domain/batch.ts';
-import { isBatchId } from '../../domain/ids.ts';
 import { ApiError } from '../../errors/api-error.ts';
 import { batchProgress, usageSummary } from '../../wire/batch-progress.ts';
 import type { ApiDeps } from '../app.ts';
-import { batchNotFound } from './batch-routes.ts';
+import { findBatch } from './batch-routes.ts';
 
 /** How often the progress stream sends an event while a batch runs. */
 const STREAM_INTERVAL_MS = 1000;
@@ -19,12 +18,8 @@ const MAX_CUSTOM_ID_CHARS = 64;
  */
 export function progressRoutes(deps: ApiDeps): FastifyPluginAsync {
   const costOf = deps.prices.cost.bind(deps.prices);
-  const find = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<BatchRecord> => {
-    const { id } = request.params;
-    const b = isBatchId(id) ? await deps.store.getBatch(request.principal.workspace, id) : null;
-    if (!b) throw batchNotFound(id);
-    return b;
-  };
+  const find = (request: FastifyRequest<{ Params: { id: string } }>): Promise<BatchRecord> =>
+    findBatch(deps.store, request.principal.workspace, request.params.id);
   const progressOf = async (b: BatchRecord) =>
     batchProgress(b, await deps.store.batchUsage(b.seq), costOf, deps.clock.now());
 

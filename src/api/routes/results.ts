@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { ApiError } from '../../errors/api-error.ts';
 import { rfc3339 } from '../../wire/timestamp.ts';
 import type { ApiDeps } from '../app.ts';
-import { batchNotFound } from './batch-routes.ts';
+import { findBatch } from './batch-routes.ts';
 import { sendFile } from './send-file.ts';
 
 /**
@@ -12,8 +12,7 @@ import { sendFile } from './send-file.ts';
  */
 /** Sends an ended batch's results (404 and 400 as the hosted API words them); the dashboard's download uses it too. */
 export async function sendResults(deps: ApiDeps, workspace: string, id: string, reply: FastifyReply) {
-  const b = await deps.store.getBatch(workspace, id);
-  if (!b) throw batchNotFound(id);
+  const b = await findBatch(deps.store, workspace, id);
   if (b.status !== 'ended') {
     throw new ApiError(
       'batch_not_ended',

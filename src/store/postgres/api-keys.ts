@@ -1,23 +1,6 @@
 import type pg from 'pg';
+import { KEY_COLUMNS, type KeyRow, toKeyRecord } from '../rows.ts';
 import type { ApiKeyRecord } from '../store.ts';
-
-interface KeyRow {
-  id: string;
-  workspace: string;
-  prefix: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const toRecord = (r: KeyRow): ApiKeyRecord => ({
-  id: r.id,
-  workspace: r.workspace,
-  prefix: r.prefix,
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
-});
-
-const COLUMNS = 'id, workspace, prefix, created_at, revoked_at';
 
 /** API key storage: only the SHA-256 of a secret is kept. */
 export function pgApiKeyQueries(pool: pg.Pool) {
@@ -29,14 +12,17 @@ export function pgApiKeyQueries(pool: pg.Pool) {
       );
     },
     async findByHash(secretHash: string): Promise<ApiKeyRecord | null> {
-      const { rows } = await pool.query<KeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE secret_hash = $1`, [
-        secretHash,
-      ]);
-      return rows[0] ? toRecord(rows[0]) : null;
+      const { rows } = await pool.query<KeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1`,
+        [secretHash],
+      );
+      return rows[0] ? toKeyRecord(rows[0]) : null;
     },
     async list(): Promise<ApiKeyRecord[]> {
-      const { rows } = await pool.query<KeyRow>(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at, id`);
-      return rows.map(toRecord);
+      const { rows } = await pool.query<KeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`,
+      );
+      return rows.map(toKeyRecord);
     },
     async revoke(idOrPrefix: string, now: number): Promise<boolean> {
       const { rowCount } = await pool.query(

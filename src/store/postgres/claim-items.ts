@@ -1,15 +1,8 @@
 import type pg from 'pg';
 import { fairShares } from '../../domain/fair-shares.ts';
 import type { BatchId } from '../../domain/ids.ts';
+import type { OpenBatchRow } from '../rows.ts';
 import type { ClaimedItem, ClaimOptions } from '../store.ts';
-
-interface OpenBatch {
-  seq: number;
-  id: string;
-  workspace: string;
-  api_version: string;
-  betas: string | null;
-}
 
 interface ClaimedRow {
   item_id: number;
@@ -29,7 +22,7 @@ export function pgClaimItems(pool: pg.Pool): (opts: ClaimOptions) => Promise<Cla
   let rotation = Math.floor(Math.random() * 1024);
   return async (opts) => {
     if (opts.limit <= 0) return [];
-    const { rows: batches } = await pool.query<OpenBatch>(
+    const { rows: batches } = await pool.query<OpenBatchRow>(
       `SELECT seq, id, workspace, api_version, betas FROM batches
        WHERE status = 'in_progress' AND deleted_at IS NULL AND expires_at > $1 ORDER BY seq`,
       [opts.now],

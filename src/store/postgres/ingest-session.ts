@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { BatchRecord } from '../../domain/batch.ts';
-import { type BatchRow, toBatchRecord } from '../batch-row.ts';
+import { type BatchRow, toBatchRecord } from '../rows.ts';
 import type { IngestItem, IngestSession, NewBatch } from '../store.ts';
 import { inTransaction } from './in-transaction.ts';
 import { purgePgBatch } from './purge-batch.ts';

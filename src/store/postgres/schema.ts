@@ -58,17 +58,20 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE payloads (item_id bigint PRIMARY KEY, params bytea NOT NULL);
   ALTER TABLE payloads ALTER COLUMN params SET STORAGE EXTERNAL;
   CREATE TABLE results (item_id bigint PRIMARY KEY, line text NOT NULL);
-  -- Fenced completion in one round trip (see complete-items.ts). The batch rows are locked first, in seq order, so
-  -- completers never deadlock; being server-side, the locks are held only while this runs and commits, never
-  -- across a round trip to a busy client.
-  CREATE FUNCTION barge_complete(p_ids bigint[], p_attempts int[], p_states smallint[], p_lines text[], p_now bigint)
+  -- Fenced completion in one round trip (see complete-items.ts), with the usage totals of the succeeded results.
+  -- The batch rows are locked first, in seq order, so completers never deadlock; being server-side, the locks are
+  -- held only while this runs and commits, never across a round trip to a busy client.
+  CREATE FUNCTION barge_complete(p_ids bigint[], p_attempts int[], p_states smallint[], p_lines text[], p_now bigint,
+    p_models text[], p_in bigint[], p_out bigint[], p_cw bigint[], p_cw1h bigint[], p_cr bigint[])
   RETURNS TABLE (batch_id text, batch_status text) LANGUAGE plpgsql AS $fn$
   BEGIN
     PERFORM 1 FROM batches
     WHERE seq IN (SELECT DISTINCT x / ${ITEM_ID_SHIFT} FROM unnest(p_ids) AS x) ORDER BY seq FOR NO KEY UPDATE;
     RETURN QUERY
     WITH c AS (
-      SELECT DISTINCT ON (u.id) u.* FROM unnest(p_ids, p_attempts, p_states, p_lines) AS u(id, attempt, state, line)
+      SELECT DISTINCT ON (u.id) u.*
+      FROM unnest(p_ids, p_attempts, p_states, p_lines, p_models, p_in, p_out, p_cw, p_cw1h, p_cr)
+        AS u(id, attempt, state, line, model, inp, outp, cw, cw1h, cr)
     ),
     fenced AS (
       UPDATE items i SET state = c.state, lease_owner = NULL, lease_expires_at = NULL
@@ -76,6 +79,21 @@ export const PG_MIGRATIONS: readonly string[] = [
       RETURNING i.id, i.batch_seq, i.state
     ),
     written AS (INSERT INTO results (item_id, line) SELECT f.id, c.line FROM fenced f JOIN c ON c.id = f.id),
+    used AS (
+      INSERT INTO batch_usage AS bu (batch_seq, workspace, model, requests, input_tokens, output_tokens,
+        cache_write_tokens, cache_write_1h_tokens, cache_read_tokens)
+      SELECT f.batch_seq, min(bt.workspace), c.model, count(*), sum(c.inp), sum(c.outp), sum(c.cw), sum(c.cw1h),
+        sum(c.cr)
+      FROM fenced f JOIN c ON c.id = f.id JOIN batches bt ON bt.seq = f.batch_seq
+      WHERE f.state = 2 AND c.model IS NOT NULL
+      GROUP BY f.batch_seq, c.model
+      ON CONFLICT (batch_seq, model) DO UPDATE SET
+        requests = bu.requests + excluded.requests, input_tokens = bu.input_tokens + excluded.input_tokens,
+        output_tokens = bu.output_tokens + excluded.output_tokens,
+        cache_write_tokens = bu.cache_write_tokens + excluded.cache_write_tokens,
+        cache_write_1h_tokens = bu.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+        cache_read_tokens = bu.cache_read_tokens + excluded.cache_read_tokens
+    ),
     d AS (
       SELECT f.batch_seq, count(*)::int AS n, (count(*) FILTER (WHERE f.state = 2))::int AS s
       FROM fenced f GROUP BY f.batch_seq
@@ -128,10 +146,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     created_at bigint NOT NULL,
     revoked_at bigint
   );
-  `,
-  // 2: usage totals per batch and model (kept after a batch is deleted, for the workspace's totals), written by
-  // the completion in the same statement.
-  `
+  -- Usage totals per batch and model (kept after a batch is deleted, for the workspace's totals).
   CREATE TABLE batch_usage (
     batch_seq bigint NOT NULL,
     workspace text NOT NULL,
@@ -145,55 +160,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (batch_seq, model)
   );
   CREATE INDEX batch_usage_workspace ON batch_usage (workspace);
-  DROP FUNCTION barge_complete(bigint[], int[], smallint[], text[], bigint);
-  CREATE FUNCTION barge_complete(p_ids bigint[], p_attempts int[], p_states smallint[], p_lines text[], p_now bigint,
-    p_models text[], p_in bigint[], p_out bigint[], p_cw bigint[], p_cw1h bigint[], p_cr bigint[])
-  RETURNS TABLE (batch_id text, batch_status text) LANGUAGE plpgsql AS $fn$
-  BEGIN
-    PERFORM 1 FROM batches
-    WHERE seq IN (SELECT DISTINCT x / ${ITEM_ID_SHIFT} FROM unnest(p_ids) AS x) ORDER BY seq FOR NO KEY UPDATE;
-    RETURN QUERY
-    WITH c AS (
-      SELECT DISTINCT ON (u.id) u.*
-      FROM unnest(p_ids, p_attempts, p_states, p_lines, p_models, p_in, p_out, p_cw, p_cw1h, p_cr)
-        AS u(id, attempt, state, line, model, inp, outp, cw, cw1h, cr)
-    ),
-    fenced AS (
-      UPDATE items i SET state = c.state, lease_owner = NULL, lease_expires_at = NULL
-      FROM c WHERE i.id = c.id AND i.attempts = c.attempt AND i.state = 1
-      RETURNING i.id, i.batch_seq, i.state
-    ),
-    written AS (INSERT INTO results (item_id, line) SELECT f.id, c.line FROM fenced f JOIN c ON c.id = f.id),
-    used AS (
-      INSERT INTO batch_usage AS bu (batch_seq, workspace, model, requests, input_tokens, output_tokens,
-        cache_write_tokens, cache_write_1h_tokens, cache_read_tokens)
-      SELECT f.batch_seq, min(bt.workspace), c.model, count(*), sum(c.inp), sum(c.outp), sum(c.cw), sum(c.cw1h),
-        sum(c.cr)
-      FROM fenced f JOIN c ON c.id = f.id JOIN batches bt ON bt.seq = f.batch_seq
-      WHERE f.state = 2 AND c.model IS NOT NULL
-      GROUP BY f.batch_seq, c.model
-      ON CONFLICT (batch_seq, model) DO UPDATE SET
-        requests = bu.requests + excluded.requests, input_tokens = bu.input_tokens + excluded.input_tokens,
-        output_tokens = bu.output_tokens + excluded.output_tokens,
-        cache_write_tokens = bu.cache_write_tokens + excluded.cache_write_tokens,
-        cache_write_1h_tokens = bu.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-        cache_read_tokens = bu.cache_read_tokens + excluded.cache_read_tokens
-    ),
-    d AS (
-      SELECT f.batch_seq, count(*)::int AS n, (count(*) FILTER (WHERE f.state = 2))::int AS s
-      FROM fenced f GROUP BY f.batch_seq
-    )
-    UPDATE batches b SET
-      pending = b.pending - d.n, succeeded = b.succeeded + d.s, errored = b.errored + d.n - d.s,
-      status = CASE WHEN b.pending = d.n THEN 'ended' ELSE b.status END,
-      ended_at = CASE WHEN b.pending = d.n THEN p_now ELSE b.ended_at END
-    FROM d WHERE b.seq = d.batch_seq
-    RETURNING b.id::text, b.status;
-  END
-  $fn$;
-  `,
-  // 3: workers as they last reported themselves (the dashboard's overview).
-  `
+  -- Workers as they last reported themselves (the dashboard's overview).
   CREATE TABLE workers (
     owner text PRIMARY KEY,
     started_at bigint NOT NULL,

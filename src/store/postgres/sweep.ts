@@ -2,23 +2,12 @@ import type pg from 'pg';
 import { ItemState } from '../../domain/batch-status.ts';
 import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
-import type { SweepOptions, SweepReport } from '../store.ts';
-import { WORKER_ROW_TTL_MS } from '../usage-row.ts';
+import { WORKER_ROW_TTL_MS } from '../rows.ts';
+import { emptySweepReport, type SweepOptions, type SweepReport } from '../store.ts';
 import { purgePgBatch } from './purge-batch.ts';
 
 /** An upload whose API process died mid-body stays `ingesting`; after this long its rows are purged. */
 export const ABANDONED_UPLOAD_MS = 3_600_000;
-
-const emptyReport = (): SweepReport => ({
-  rescued: 0,
-  canceled: 0,
-  expired: 0,
-  expiredBatches: [],
-  ended: [],
-  archived: [],
-  purged: 0,
-  more: false,
-});
 
 /**
  * One sweeper pass on PostgreSQL, run by at most one process of the cluster at a time: the pass holds a session
@@ -35,7 +24,7 @@ export function pgSweep(pool: pg.Pool): (opts: SweepOptions) => Promise<SweepRep
       const { rows } = await c.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock(1650553447, hashtext(current_schema())) AS ok',
       );
-      if (!rows[0]?.ok) return emptyReport();
+      if (!rows[0]?.ok) return emptySweepReport();
       try {
         return await sweepSteps(c, opts);
       } finally {
@@ -64,7 +53,7 @@ async function tx<T>(c: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
 }
 
 async function sweepSteps(c: pg.PoolClient, opts: SweepOptions): Promise<SweepReport> {
-  const report = emptyReport();
+  const report = emptySweepReport();
   const { now, chunk } = opts;
 
   // 1. Rescue: a lapsed lease means its worker died (or lost its database); the item runs again.

@@ -1,33 +1,14 @@
+import { KEY_COLUMNS, type KeyRow, toKeyRecord } from '../rows.ts';
 import type { ApiKeyRecord } from '../store.ts';
 import type { Db } from './open-database.ts';
-
-interface KeyRow {
-  id: string;
-  workspace: string;
-  prefix: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const toRecord = (r: KeyRow): ApiKeyRecord => ({
-  id: r.id,
-  workspace: r.workspace,
-  prefix: r.prefix,
-  createdAt: r.created_at,
-  revokedAt: r.revoked_at,
-});
 
 /** API key storage: only the SHA-256 of a secret is kept. */
 export function apiKeyQueries(db: Db) {
   const insert = db.prepare(
     'INSERT INTO api_keys (id, workspace, prefix, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
   );
-  const byHash = db.prepare(
-    'SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys WHERE secret_hash = ?',
-  );
-  const all = db.prepare(
-    'SELECT id, workspace, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id',
-  );
+  const byHash = db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?`);
+  const all = db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`);
   const revoke = db.prepare(
     'UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL',
   );
@@ -37,10 +18,10 @@ export function apiKeyQueries(db: Db) {
     },
     findByHash(secretHash: string): ApiKeyRecord | null {
       const row = byHash.get(secretHash) as KeyRow | undefined;
-      return row ? toRecord(row) : null;
+      return row ? toKeyRecord(row) : null;
     },
     list(): ApiKeyRecord[] {
-      return (all.all() as KeyRow[]).map(toRecord);
+      return (all.all() as KeyRow[]).map(toKeyRecord);
     },
     revoke(idOrPrefix: string, now: number): boolean {
       return revoke.run(now, idOrPrefix, idOrPrefix).changes > 0;

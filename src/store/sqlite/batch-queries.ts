@@ -1,5 +1,16 @@
 import type { BatchRecord } from '../../domain/batch.ts';
-import { type BatchRow, toBatchRecord } from '../batch-row.ts';
+import {
+  type BatchRow,
+  type RequestRow,
+  toBatchRecord,
+  toModelUsage,
+  toRequestRecord,
+  toWorkerReport,
+  USAGE_SUMS,
+  type UsageRow,
+  type WorkerRow,
+  workerState,
+} from '../rows.ts';
 import type {
   CancelOutcome,
   DeleteOutcome,
@@ -9,16 +20,6 @@ import type {
   RequestRecord,
   WorkerReport,
 } from '../store.ts';
-import {
-  type RequestRow,
-  toModelUsage,
-  toRequestRecord,
-  toWorkerReport,
-  USAGE_SUMS,
-  type UsageRow,
-  type WorkerRow,
-  workerState,
-} from '../usage-row.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;

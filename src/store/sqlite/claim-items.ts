@@ -1,15 +1,8 @@
 import { fairShares } from '../../domain/fair-shares.ts';
 import type { BatchId } from '../../domain/ids.ts';
+import type { OpenBatchRow } from '../rows.ts';
 import type { ClaimedItem, ClaimOptions } from '../store.ts';
 import type { Db } from './open-database.ts';
-
-interface OpenBatch {
-  seq: number;
-  id: string;
-  workspace: string;
-  api_version: string;
-  betas: string | null;
-}
 
 /**
  * Fair claiming for the single-node store. SQLite has one writer, so the round-robin over batches is done here in
@@ -36,12 +29,12 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
   let rotation = 0;
 
   return db.transaction((opts: ClaimOptions): ClaimedItem[] => {
-    const batches = openBatches.all(opts.now) as OpenBatch[];
+    const batches = openBatches.all(opts.now) as OpenBatchRow[];
     const out: ClaimedItem[] = [];
     if (batches.length === 0 || opts.limit <= 0) return out;
     const exhausted = new Set<number>();
     const skip = opts.skipModels?.length ? JSON.stringify(opts.skipModels) : null;
-    const take = (b: OpenBatch, n: number) => {
+    const take = (b: OpenBatchRow, n: number) => {
       const lease = opts.now + opts.leaseMs;
       const rows = (
         skip === null

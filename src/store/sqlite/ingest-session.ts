@@ -1,5 +1,5 @@
 import type { BatchRecord } from '../../domain/batch.ts';
-import { type BatchRow, toBatchRecord } from '../batch-row.ts';
+import { type BatchRow, toBatchRecord } from '../rows.ts';
 import type { IngestItem, IngestSession, NewBatch } from '../store.ts';
 import { type Db, durably } from './open-database.ts';
 import { purgeBatchRows } from './purge-batch.ts';

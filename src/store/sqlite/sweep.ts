@@ -1,7 +1,7 @@
 import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
-import type { SweepOptions, SweepReport } from '../store.ts';
-import { WORKER_ROW_TTL_MS } from '../usage-row.ts';
+import { WORKER_ROW_TTL_MS } from '../rows.ts';
+import { emptySweepReport, type SweepOptions, type SweepReport } from '../store.ts';
 import { type EndedBatch, endBatchIfDone } from './complete-items.ts';
 import type { Db } from './open-database.ts';
 import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
@@ -80,16 +80,7 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
   );
 
   return (opts) => {
-    const report: SweepReport = {
-      rescued: 0,
-      canceled: 0,
-      expired: 0,
-      expiredBatches: [],
-      ended: [],
-      archived: [],
-      purged: 0,
-      more: false,
-    };
+    const report = emptySweepReport();
     const { now, chunk } = opts;
     const written = new Map<number, string[]>();
     const ended: EndedBatch[] = [];

@@ -1,5 +1,84 @@
+import type { BatchRecord } from '../domain/batch.ts';
+import type { VisibleBatchStatus } from '../domain/batch-status.ts';
+import type { BatchId } from '../domain/ids.ts';
 import type { TokenUsage } from '../domain/token-usage.ts';
-import type { ModelUsage, RequestRecord, WorkerReport } from './store.ts';
+import type { ApiKeyRecord, ModelUsage, RequestRecord, WorkerReport } from './store.ts';
+
+/**
+ * The row shapes both stores read (PostgreSQL's bigints parsed as numbers) and their mapping to the Store port's
+ * records: one mapping, so the two stores cannot drift apart.
+ */
+
+/** A `batches` row as both stores return it (PostgreSQL's bigints parsed as numbers). */
+export interface BatchRow {
+  seq: number;
+  id: string;
+  workspace: string;
+  status: string;
+  total: number;
+  pending: number;
+  succeeded: number;
+  errored: number;
+  canceled: number;
+  expired: number;
+  created_at: number;
+  expires_at: number;
+  ended_at: number | null;
+  cancel_initiated_at: number | null;
+  archived_at: number | null;
+  deleted_at: number | null;
+  api_version: string;
+  betas: string | null;
+}
+
+/** Maps a row to the domain record. */
+export function toBatchRecord(row: BatchRow): BatchRecord {
+  return {
+    seq: row.seq,
+    id: row.id as BatchId,
+    workspace: row.workspace,
+    status: row.status as VisibleBatchStatus,
+    total: row.total,
+    counts: { succeeded: row.succeeded, errored: row.errored, canceled: row.canceled, expired: row.expired },
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    endedAt: row.ended_at,
+    cancelInitiatedAt: row.cancel_initiated_at,
+    archivedAt: row.archived_at,
+    apiVersion: row.api_version,
+    betas: row.betas,
+  };
+}
+
+/** An `api_keys` row without its secret's hash. */
+export interface KeyRow {
+  id: string;
+  workspace: string;
+  prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export const KEY_COLUMNS = 'id, workspace, prefix, created_at, revoked_at';
+
+export function toKeyRecord(r: KeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    workspace: r.workspace,
+    prefix: r.prefix,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** A batch with queued work, as a claim reads it. */
+export interface OpenBatchRow {
+  seq: number;
+  id: string;
+  workspace: string;
+  api_version: string;
+  betas: string | null;
+}
 
 /** A `batch_usage` row (or a sum of them), as both stores return it. */
 export interface UsageRow {
