@@ -138,6 +138,43 @@ function hdr(): Record<string, string> {
 }
 
 /** Runs the dispatch benchmark; `tmp` is a scratch directory. */
+/**
+ * Creates the dispatch batch (`requests` small requests) at `url`, calls `onCreated` at its response (to start the meters), then polls it
+ * every 20 ms until it has ended; ms from the response.
+ */
+export async function dispatchBatch(
+  url: string,
+  requests: number,
+  onCreated: () => Promise<void>,
+): Promise<{ ms: number; fromUs: number }> {
+  const body = JSON.stringify({
+    requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
+  });
+  const res = await request(`${url}/v1/messages/batches`, {
+    method: 'POST',
+    headers: { ...API_HEADERS, 'content-type': 'application/json' },
+    body,
+    headersTimeout: 300_000,
+    bodyTimeout: 300_000,
+  });
+  const created = (await res.body.json()) as MessageBatch;
+  if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
+  await onCreated();
+  const t0 = performance.now();
+  const fromUs = monoUs();
+  let batch = created;
+  while (batch.processing_status !== 'ended') {
+    await new Promise((r) => setTimeout(r, 20));
+    batch = await retrieveBatch(url, created.id);
+    if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
+  }
+  const ms = performance.now() - t0;
+  if (batch.request_counts.succeeded !== requests) {
+    throw new Error(`dispatch: expected ${requests} succeeded, got ${JSON.stringify(batch.request_counts)}`);
+  }
+  return { ms, fromUs };
+}
+
 export async function runDispatchBench(opts: {
   tmp: string;
   requests: number;
@@ -170,37 +207,18 @@ export async function runDispatchBench(opts: {
       args: ['--config', config],
       ...(profDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }),
     });
-    const body = JSON.stringify({
-      requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
+    let serverCpu0 = 0;
+    let upstreamCpu0 = 0;
+    let fromUs = 0;
+    const barge = server;
+    const { ms } = await dispatchBatch(barge.url, requests, async () => {
+      fromUs = monoUs();
+      serverCpu0 = barge.cpuMs();
+      upstreamCpu0 = procCpuMs(upstream.child.pid!);
     });
-    const res = await request(`${server.url}/v1/messages/batches`, {
-      method: 'POST',
-      headers: { ...API_HEADERS, 'content-type': 'application/json' },
-      body,
-      headersTimeout: 300_000,
-      bodyTimeout: 300_000,
-    });
-    const created = (await res.body.json()) as MessageBatch;
-    if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
-    const t0 = performance.now();
-    const fromUs = monoUs();
-    const serverCpu0 = server.cpuMs();
-    const upstreamCpu0 = procCpuMs(upstream.child.pid!);
-    let batch = created;
-    while (batch.processing_status !== 'ended') {
-      await new Promise((r) => setTimeout(r, 20));
-      batch = await retrieveBatch(server.url, created.id);
-      if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
-    }
-    const ms = performance.now() - t0;
     const serverUs = ((server.cpuMs() - serverCpu0) * 1000) / requests;
     const upstreamUs = ((procCpuMs(upstream.child.pid!) - upstreamCpu0) * 1000) / requests;
     window = { name: 'dispatch (create response → ended)', fromUs, toUs: monoUs() };
-    if (batch.request_counts.succeeded !== requests) {
-      throw new Error(
-        `dispatch: expected ${requests} succeeded, got ${JSON.stringify(batch.request_counts)}`,
-      );
-    }
     const lanesRes = await request(`${server.url}/barge/v1/lanes`, { headers: API_HEADERS });
     const lanes = (await lanesRes.body.json()) as {
       data: Array<{ calls: { count: number; p50: number; p99: number } | null }>;

@@ -24,9 +24,9 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import type { Completion, Store } from '../src/store/store.ts';
 import { succeededLine } from '../src/wire/result-line.ts';
 import { BodyShape, MAX_REQUESTS } from './body.ts';
-import { API_HEADERS, createBatch, type MessageBatch, retrieveBatch } from './client.ts';
+import { API_HEADERS, createBatch } from './client.ts';
 import { formatSummary, monoUs, summarizeProfile, type Window } from './cpu-profile.ts';
-import { params, startUpstream, writeUpstreamConfig } from './dispatch.ts';
+import { dispatchBatch, params, startUpstream, writeUpstreamConfig } from './dispatch.ts';
 import { machineCpuMs, procCpuMs, ServerProcess } from './server-process.ts';
 import { fmtInt, fmtMBps, fmtMiB, fmtMs, fmtRate, fmtS, MiB, percentile } from './stats.ts';
 
@@ -398,43 +398,6 @@ async function ingestOnce(
 
 // ---- P2: dispatch --------------------------------------------------------------------------------------------
 
-/**
- * Creates the dispatch batch through `api`, calls `onCreated` at its response (to start the meters), then polls it
- * every 20 ms until it has ended; ms from the response.
- */
-async function createAndWait(
-  api: ServerProcess,
-  requests: number,
-  onCreated: () => Promise<void>,
-): Promise<{ ms: number; fromUs: number }> {
-  const body = JSON.stringify({
-    requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
-  });
-  const res = await request(`${api.url}/v1/messages/batches`, {
-    method: 'POST',
-    headers: { ...API_HEADERS, 'content-type': 'application/json' },
-    body,
-    headersTimeout: 300_000,
-    bodyTimeout: 300_000,
-  });
-  const created = (await res.body.json()) as MessageBatch;
-  if (res.statusCode !== 200) throw new Error(`create: HTTP ${res.statusCode}: ${JSON.stringify(created)}`);
-  await onCreated();
-  const t0 = performance.now();
-  const fromUs = monoUs();
-  let batch = created;
-  while (batch.processing_status !== 'ended') {
-    await new Promise((r) => setTimeout(r, 20));
-    batch = await retrieveBatch(api.url, created.id);
-    if (performance.now() - t0 > 600_000) throw new Error('dispatch: the batch did not end in 10 minutes');
-  }
-  const ms = performance.now() - t0;
-  if (batch.request_counts.succeeded !== requests) {
-    throw new Error(`dispatch: expected ${requests} succeeded, got ${JSON.stringify(batch.request_counts)}`);
-  }
-  return { ms, fromUs };
-}
-
 async function callsOf(srv: ServerProcess): Promise<number> {
   const res = await request(`${srv.url}/barge/v1/lanes`, { headers: API_HEADERS });
   const lanes = (await res.body.json()) as { data: Array<{ calls: { count: number } | null }> };
@@ -475,7 +438,7 @@ async function dispatchOnce(
     let up0 = 0;
     let m0 = machineCpuMs();
     let bench0 = process.cpuUsage();
-    const { ms, fromUs } = await createAndWait(api, o.dispatchRequests, async () => {
+    const { ms, fromUs } = await dispatchBatch(api.url, o.dispatchRequests, async () => {
       watch = await watchPostgres(
         o.databaseUrl,
         procs.map(([, p]) => p.pid),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
+import type { MessageBatch } from '../../src/wire/message-batch.ts';
 import { pollUntil } from '../helpers/barge-process.ts';
 import { testServer } from '../helpers/test-server.ts';
 
@@ -26,13 +27,7 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
 interface Progress {
   processing_status: string;
   total: number;
-  request_counts: {
-    processing: number;
-    succeeded: number;
-    errored: number;
-    canceled: number;
-    expired: number;
-  };
+  request_counts: MessageBatch['request_counts'];
   eta_seconds: number | null;
   requests_per_second: number;
   usage: { requests: number; input_tokens: number; output_tokens: number };

@@ -4,13 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { pollUntil } from '../helpers/barge-process.ts';
-import {
-  API_HEADERS,
-  assertExactResults,
-  clientFor,
-  smallRequests,
-  waitEnded,
-} from '../helpers/e2e-batches.ts';
+import { API_HEADERS, assertEndsExactly, clientFor, smallRequests } from '../helpers/e2e-batches.ts';
 import { pgCluster } from '../helpers/pg-cluster.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 
@@ -42,14 +36,7 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
   await new Promise((r) => setTimeout(r, 1500)); // the database stays down for a while, as a real restart would
   pg.start();
 
-  const ended = await waitEnded(client, batch.id, 120_000);
-  assert.equal(ended.request_counts.succeeded, N);
-  await assertExactResults(
-    client,
-    api.url,
-    batch.id,
-    requests.map((r) => r.custom_id),
-  );
+  await assertEndsExactly(client, api.url, batch.id, requests, 120_000);
   for (const p of [api, worker]) {
     assert.equal(p.child.exitCode, null, `process ${p.pid} is still running`);
     assert.equal(p.child.signalCode, null);
