@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { newBatchId } from '../../src/domain/ids.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { storeConformance } from './store-conformance.ts';
 
@@ -85,4 +86,25 @@ test('sqlite results spool: a complete file serves the download; an unclean stop
     ['a', 'b'],
     'the download falls back to the table rows',
   );
+});
+
+test('the WAL checkpointer stops at once when its thread is already gone (its database was removed first)', async (t) => {
+  const dir = tempDir(t);
+  const errors: string[] = [];
+  let checkpointer: WalCheckpointer | null = null;
+  // The thread fails to open the missing file and exits (its worker is unref'd: a timer keeps this test alive).
+  const alive = setInterval(() => {}, 1000);
+  await new Promise<void>((resolve) => {
+    checkpointer = new WalCheckpointer(join(dir, 'gone', 'barge.db'), 5, undefined, (m) => {
+      errors.push(m);
+      resolve();
+    });
+  });
+  // Wait for the thread's exit (after its error) to have been seen.
+  while (!(checkpointer as unknown as { exited: boolean }).exited) await new Promise((r) => setTimeout(r, 5));
+  clearInterval(alive);
+  assert.match(errors[0]!, /directory does not exist/);
+  // Before the fix this waited for a 'stopped' reply or an exit that had already happened, with nothing keeping the
+  // event loop alive: the test would end as cancelled.
+  await checkpointer!.stop();
 });

@@ -37,6 +37,8 @@ tick();
 export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping: Promise<void> | null = null;
+  /** The thread is gone (it failed to start, say, because its database was removed first): nothing to stop. */
+  private exited = false;
 
   constructor(
     file: string,
@@ -53,12 +55,16 @@ export class WalCheckpointer {
       if (m && typeof m === 'object' && 'error' in m) onError(String(m.error));
     });
     this.worker.on('error', (e) => onError(e.message));
+    this.worker.once('exit', () => {
+      this.exited = true;
+    });
     this.worker.unref();
   }
 
   /** Runs a last checkpoint and stops the thread. */
   stop(): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
       const done = () => resolve();
       this.worker.on('message', (m) => {
         if (m === 'stopped') done();
