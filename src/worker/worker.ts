@@ -232,10 +232,11 @@ export class Worker {
     if (this.claiming || this.stopping) return;
     // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim. Claims
     // are write transactions: take them in chunks of half the slots, or sooner when the lanes are running dry.
-    // Finished requests whose write is still pending count too once they exceed the concurrency: when storage
-    // falls behind (a busy shared database), the worker stops claiming instead of piling up unwritten results.
+    // Finished requests whose write is still pending count too once they exceed a flush's worth (or twice the
+    // concurrency): when storage falls behind (a busy shared database), the worker stops claiming instead of piling
+    // up unwritten results. With less slack the lanes ran dry whenever one flush waited for its fsync.
     const unwritten = this.pending.length + this.writing.size;
-    const backlog = Math.max(0, unwritten - this.o.concurrency);
+    const backlog = Math.max(0, unwritten - Math.max(2 * this.o.concurrency, this.o.flushSize));
     const free = 2 * this.o.concurrency - this.jobs.size - backlog;
     const waiting = this.jobs.size - this.running;
     if (free <= 0) {

@@ -9,13 +9,17 @@ import type { Db } from './open-database.ts';
  * only if the item is still `running` under the same attempt: a completion from a worker whose claim was rescued,
  * expired or re-claimed updates no row and is dropped, so no custom_id ever gets two results.
  */
-/** What a completion transaction did: the lines it wrote, per batch, and the batches it ended. */
+/**
+ * What a completion transaction did: which completions it wrote (their indices, in order; indices rather than lines,
+ * so the queue thread sends back no copy of the lines) and the batches left with nothing pending. Those are ended
+ * by `endBatches`, in a transaction of its own that commits only once this one is on disk (see queue-thread.ts).
+ */
 export interface CompletionOutcome {
-  written: Map<number, string[]>;
-  ended: EndedBatch[];
+  written: number[];
+  drained: number[];
 }
 
-export function completeItems(db: Db): (completions: Completion[], now: number) => CompletionOutcome {
+export function completeItems(db: Db): (completions: Completion[]) => CompletionOutcome {
   const fence = db.prepare(
     `UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL
      WHERE id = ? AND attempts = ? AND state = 1`,
@@ -25,7 +29,6 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
     `UPDATE batches SET pending = pending - ?, succeeded = succeeded + ?, errored = errored + ?
      WHERE seq = ? RETURNING pending`,
   );
-  const end = endBatchIfDone(db);
   const addUsage = db.prepare(
     `INSERT INTO batch_usage (batch_seq, workspace, model, requests, input_tokens, output_tokens, cache_write_tokens,
        cache_write_1h_tokens, cache_read_tokens)
@@ -38,21 +41,17 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
        cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens`,
   );
 
-  return db.transaction((completions: Completion[], now: number): CompletionOutcome => {
+  return db.transaction((completions: Completion[]): CompletionOutcome => {
     const deltas = new Map<number, { succeeded: number; errored: number }>();
-    const written = new Map<number, string[]>();
+    const written: number[] = [];
     // Usage of the written succeeded results, per batch and model: one upsert each per transaction.
     const usage = new Map<string, { seq: number; model: string; u: TokenUsage }>();
-    for (const c of completions) {
+    for (let i = 0; i < completions.length; i++) {
+      const c = completions[i]!;
       const state = c.outcome === 'succeeded' ? ItemState.succeeded : ItemState.errored;
       if (fence.run(state, c.itemId, c.attempt).changes !== 1) continue;
       insertResult.run(c.itemId, c.batchSeq, c.line);
-      let lines = written.get(c.batchSeq);
-      if (!lines) {
-        lines = [];
-        written.set(c.batchSeq, lines);
-      }
-      lines.push(c.line);
+      written.push(i);
       let d = deltas.get(c.batchSeq);
       if (!d) {
         d = { succeeded: 0, errored: 0 };
@@ -79,18 +78,28 @@ export function completeItems(db: Db): (completions: Completion[], now: number) 
         u.cacheReadTokens,
       );
     }
-    const ended: EndedBatch[] = [];
+    const drained: number[] = [];
     for (const [seq, d] of deltas) {
       const row = bump.get(d.succeeded + d.errored, d.succeeded, d.errored, seq) as
         | { pending: number }
         | undefined;
-      if (row && row.pending === 0) {
-        const e = end(seq, now);
-        if (e) ended.push(e);
-      }
+      if (row && row.pending === 0) drained.push(seq);
     }
-    return { written, ended };
-  }).immediate as (completions: Completion[], now: number) => CompletionOutcome;
+    return { written, drained };
+  }).immediate as (completions: Completion[]) => CompletionOutcome;
+}
+
+/** Ends the listed batches that have nothing pending, in one transaction; returns those this call ended. */
+export function endBatches(db: Db): (seqs: readonly number[], now: number) => EndedBatch[] {
+  const end = endBatchIfDone(db);
+  return db.transaction((seqs: readonly number[], now: number): EndedBatch[] => {
+    const ended: EndedBatch[] = [];
+    for (const seq of seqs) {
+      const e = end(seq, now);
+      if (e) ended.push(e);
+    }
+    return ended;
+  }).immediate as (seqs: readonly number[], now: number) => EndedBatch[];
 }
 
 /** A batch that has just ended. */

@@ -30,7 +30,7 @@ function purgeRows(db: Db, mode: 'deleted' | 'archived'): (seq: number, chunk: n
       return false;
     }
     return true;
-  });
+  }).immediate as (seq: number, chunk: number) => boolean;
 }
 
 /** Deletes a deleted (or never committed) batch entirely, a chunk at a time. */

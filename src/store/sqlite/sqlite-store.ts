@@ -4,16 +4,11 @@ import { TimeSlice } from '../../internal/yield-now.ts';
 import type { DeleteOutcome, Store } from '../store.ts';
 import { apiKeyQueries } from './api-keys.ts';
 import { batchQueries } from './batch-queries.ts';
-import { claimItems } from './claim-items.ts';
-import {
-  completeItems,
-  type EndedBatch,
-  heartbeatItems,
-  releaseItems,
-  retryItems,
-} from './complete-items.ts';
+import type { EndedBatch } from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
 import { type Db, durably, openDatabase } from './open-database.ts';
+import { completeNow, type QueueOperations, queueOperations } from './queue-operations.ts';
+import { QueueThread } from './queue-thread.ts';
 import { ResultsSpool } from './results-spool.ts';
 import { recoverStore, sweepStore } from './sweep.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
@@ -33,11 +28,8 @@ export class SqliteStore implements Store {
   readonly db: Db;
   private readonly ingest;
   private readonly batches;
-  private readonly claimOp;
-  private readonly completeOp;
-  private readonly releaseOp;
-  private readonly retryOp;
-  private readonly heartbeatOp;
+  /** The worker's queue operations: in the queue thread for a file, on this connection for `:memory:`. */
+  private readonly queue: QueueThread | QueueOperations;
   private readonly sweepOp;
   private readonly recoverOp;
   private readonly keys;
@@ -64,11 +56,7 @@ export class SqliteStore implements Store {
     }
     this.ingest = ingestOperations(this.db);
     this.batches = batchQueries(this.db);
-    this.claimOp = claimItems(this.db);
-    this.completeOp = completeItems(this.db);
-    this.releaseOp = releaseItems(this.db);
-    this.retryOp = retryItems(this.db);
-    this.heartbeatOp = heartbeatItems(this.db);
+    this.queue = file === ':memory:' ? queueOperations(this.db) : new QueueThread(file);
     this.sweepOp = sweepStore(this.db);
     this.recoverOp = recoverStore(this.db);
     this.keys = apiKeyQueries(this.db);
@@ -128,22 +116,34 @@ export class SqliteStore implements Store {
     }
   }
   async claim(opts: Parameters<Store['claim']>[0]) {
-    return this.claimOp(opts);
+    return this.queue.claim(opts);
   }
   async complete(completions: Parameters<Store['complete']>[0], now: number) {
     if (completions.length === 0) return [];
-    const r = durably(this.db, () => this.completeOp(completions, now));
-    this.mirror(r.written, r.ended, []);
+    const r =
+      this.queue instanceof QueueThread
+        ? await this.queue.complete(completions, now)
+        : completeNow(this.queue, completions, now);
+    if (this.spool) {
+      const written = new Map<number, string[]>();
+      for (const i of r.written) {
+        const c = completions[i]!;
+        const lines = written.get(c.batchSeq);
+        if (lines) lines.push(c.line);
+        else written.set(c.batchSeq, [c.line]);
+      }
+      this.mirror(written, r.ended, []);
+    }
     return r.ended.map((e) => e.id);
   }
   async retry(retries: Parameters<Store['retry']>[0]) {
-    return retries.length ? this.retryOp(retries) : 0;
+    return retries.length ? this.queue.retry(retries) : 0;
   }
   async release(items: Parameters<Store['release']>[0]) {
-    if (items.length) this.releaseOp(items);
+    if (items.length) await this.queue.release(items);
   }
   async heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]) {
-    return this.heartbeatOp(owner, now, leaseMs, itemIds);
+    return itemIds.length ? this.queue.heartbeat(owner, now, leaseMs, itemIds) : 0;
   }
   async sweep(opts: Parameters<Store['sweep']>[0]) {
     const r = durably(this.db, () => this.sweepOp(opts));
@@ -187,6 +187,7 @@ export class SqliteStore implements Store {
     return this.keys.revoke(idOrPrefix, now);
   }
   async close() {
+    if (this.queue instanceof QueueThread) await this.queue.close();
     this.spool?.close();
     await this.checkpointer?.stop();
     if (this.db.open) {

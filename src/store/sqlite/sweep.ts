@@ -63,8 +63,14 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
   const purgeDeleted = purgeBatchRows(db);
   const purgeArchived = purgeArchivedRows(db);
 
+  // Each step selects its rows inside its own IMMEDIATE transaction: the queue thread writes on another connection,
+  // so rows read before the transaction could have changed by the time it writes.
   const finishItems = db.transaction(
-    (seq: number, rows: Array<{ id: number; custom_id: string }>, kind: 'canceled' | 'expired') => {
+    (seq: number, kind: 'canceled' | 'expired', chunk: number): { lines: string[]; more: boolean } => {
+      const rows = (kind === 'canceled' ? queuedOf : unfinishedOf).all(seq, chunk) as Array<{
+        id: number;
+        custom_id: string;
+      }>;
       const state = kind === 'canceled' ? 4 : 5;
       const line = kind === 'canceled' ? canceledLine : expiredLine;
       const lines: string[] = [];
@@ -74,10 +80,16 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
         insertResult.run(r.id, seq, l);
         lines.push(l);
       }
-      (kind === 'canceled' ? bumpCanceled : bumpExpired).run(rows.length, rows.length, seq);
-      return lines;
+      if (rows.length) (kind === 'canceled' ? bumpCanceled : bumpExpired).run(rows.length, rows.length, seq);
+      return { lines, more: rows.length === chunk };
     },
   );
+  const rescue = db.transaction((now: number, chunk: number): { rescued: number; more: boolean } => {
+    const lapsed = lapsedLeases.all(now, chunk) as number[];
+    let rescued = 0;
+    for (const id of lapsed) rescued += requeue.run(id).changes;
+    return { rescued, more: lapsed.length === chunk };
+  });
 
   return (opts) => {
     const report = emptySweepReport();
@@ -88,31 +100,27 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
     const wrote = (seq: number, lines: string[]) => written.set(seq, [...(written.get(seq) ?? []), ...lines]);
 
     // 1. Rescue: a lapsed lease means its worker died; the item runs again.
-    const lapsed = lapsedLeases.all(now, chunk) as number[];
-    if (lapsed.length) {
-      db.transaction(() => {
-        for (const id of lapsed) report.rescued += requeue.run(id).changes;
-      }).immediate();
-      if (lapsed.length === chunk) report.more = true;
-    }
+    const rescued = rescue.immediate(now, chunk);
+    report.rescued += rescued.rescued;
+    if (rescued.more) report.more = true;
 
     // 2. Expiry first: at expires_at, unsent and in-flight requests alike become `expired`.
     for (const b of expiring.all(now) as Array<{ seq: number; id: string }>) {
-      const rows = unfinishedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
-      if (rows.length) {
-        wrote(b.seq, finishItems.immediate(b.seq, rows, 'expired'));
+      const { lines, more } = finishItems.immediate(b.seq, 'expired', chunk);
+      if (lines.length) {
+        wrote(b.seq, lines);
         report.expiredBatches.push(b.id as BatchId);
       }
-      report.expired += rows.length;
-      if (rows.length === chunk) report.more = true;
+      report.expired += lines.length;
+      if (more) report.more = true;
     }
 
     // 3. Cancellation: unsent requests of a canceling batch become `canceled`; in-flight ones may still finish.
     for (const b of canceling.all() as Array<{ seq: number; id: string }>) {
-      const rows = queuedOf.all(b.seq, chunk) as Array<{ id: number; custom_id: string }>;
-      if (rows.length) wrote(b.seq, finishItems.immediate(b.seq, rows, 'canceled'));
-      report.canceled += rows.length;
-      if (rows.length === chunk) report.more = true;
+      const { lines, more } = finishItems.immediate(b.seq, 'canceled', chunk);
+      if (lines.length) wrote(b.seq, lines);
+      report.canceled += lines.length;
+      if (more) report.more = true;
     }
 
     // 4. Finalisation of any batch left with nothing pending.

@@ -1,0 +1,62 @@
+import type { ClaimedItem, ClaimOptions, Completion, Retry } from '../store.ts';
+import { claimItems } from './claim-items.ts';
+import {
+  type CompletionOutcome,
+  completeItems,
+  type EndedBatch,
+  endBatches,
+  heartbeatItems,
+  releaseItems,
+  retryItems,
+} from './complete-items.ts';
+import { type Db, durably } from './open-database.ts';
+
+/** A claimed item's fencing pair, as release takes it. */
+export interface HeldItem {
+  itemId: number;
+  attempt: number;
+}
+
+/**
+ * The worker's operations on the queue: claim, complete, retry, release, heartbeat. They run either on the store's
+ * own connection (an in-memory database) or on a connection of their own in the queue thread (`QueueThread`), with
+ * this same code.
+ */
+export interface QueueOperations {
+  claim(opts: ClaimOptions): ClaimedItem[];
+  /**
+   * Writes results, fenced (synchronous=NORMAL: committed, not yet on disk). No batch ends here: the caller makes
+   * the commit durable, then ends the drained batches with `endBatches`, so a batch is never seen ended (and its
+   * results served) before every one of its results is on disk.
+   */
+  stageCompletions(completions: Completion[]): CompletionOutcome;
+  /** Ends the drained batches, durably (synchronous=FULL, which also syncs every earlier commit). */
+  endBatches(seqs: readonly number[], now: number): EndedBatch[];
+  retry(retries: Retry[]): number;
+  release(items: HeldItem[]): void;
+  heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]): number;
+}
+
+/** What `complete` reports: the indices of the completions written, and the batches that ended. */
+export interface CompleteResult {
+  written: number[];
+  ended: EndedBatch[];
+}
+
+export function queueOperations(db: Db): QueueOperations {
+  const end = endBatches(db);
+  return {
+    claim: claimItems(db),
+    stageCompletions: completeItems(db),
+    endBatches: (seqs, now) => (seqs.length ? durably(db, () => end(seqs, now)) : []),
+    retry: retryItems(db),
+    release: releaseItems(db),
+    heartbeat: heartbeatItems(db),
+  };
+}
+
+/** Completion in one go, for an in-memory database (nothing to sync): stage, then end the drained batches. */
+export function completeNow(ops: QueueOperations, completions: Completion[], now: number): CompleteResult {
+  const { written, drained } = ops.stageCompletions(completions);
+  return { written, ended: ops.endBatches(drained, now) };
+}
