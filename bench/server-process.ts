@@ -1,7 +1,7 @@
 // The server under test, as its own process: `node bin/barge.js serve …` on a free port with a fresh data dir.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -76,6 +76,51 @@ export function procStat(pid: number): { userMs: number; sysMs: number; minflt: 
   } catch {
     return { userMs: Number.NaN, sysMs: Number.NaN, minflt: Number.NaN };
   }
+}
+
+/**
+ * CPU time (user + system, ms) of a process so far per thread name (`/proc/<pid>/task/<tid>/`): the main thread is
+ * named after the executable, libuv's pool `libuv-worker`, V8's GC helpers `V8 DefaultWorke`…
+ */
+export function threadCpuMs(pid: number): Map<string, { userMs: number; sysMs: number }> {
+  const out = new Map<string, { userMs: number; sysMs: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const t = out.get(name) ?? { userMs: 0, sysMs: 0 };
+      t.userMs += Number(f[11]) * 10;
+      t.sysMs += Number(f[12]) * 10;
+      out.set(name, t);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU (µs per `n` units of work) between two `threadCpuMs` readings, busiest first, as one line. */
+export function formatThreadCpu(
+  before: Map<string, { userMs: number; sysMs: number }>,
+  after: Map<string, { userMs: number; sysMs: number }>,
+  n: number,
+): string {
+  const rows: Array<[string, number, number]> = [];
+  for (const [name, a] of after) {
+    const b = before.get(name) ?? { userMs: 0, sysMs: 0 };
+    const user = ((a.userMs - b.userMs) * 1000) / n;
+    const sys = ((a.sysMs - b.sysMs) * 1000) / n;
+    if (user + sys > 0) rows.push([name, user, sys]);
+  }
+  rows.sort((x, y) => y[1] + y[2] - (x[1] + x[2]));
+  return rows.map(([name, u, s]) => `${name} ${u.toFixed(0)}+${s.toFixed(0)}`).join(', ');
 }
 
 /** Total CPU time (user + system) of a process so far, in ms. */
