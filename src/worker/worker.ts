@@ -45,6 +45,12 @@ export interface WorkerOptions {
   observer?: DispatchObserver;
 }
 
+/**
+ * Fewest claimed requests kept waiting beside the running ones. At a low concurrency a buffer of `concurrency` is
+ * one or two requests, and a call that answers faster than a claim's round trip to storage leaves its slot idle
+ * (measured at concurrency 1: the next request waited for a claim after ~10% of calls).
+ */
+const MIN_READY = 16;
 /** Longest stretch of dispatching in one event-loop turn (as the ingest's and download's time slices). */
 const SLICE_MS = 8;
 /** Flush attempts while storage is unavailable (about a minute with the backoff) before leaving it to lease rescue. */
@@ -98,6 +104,8 @@ export class Worker {
   private sliceStart = 0;
   private dispatchDeferred = false;
   private claiming = false;
+  /** A wake-up arrived while a claim was in flight. */
+  private pumpAgain = false;
   private stopping = false;
   private started = false;
   private drained: (() => void) | null = null;
@@ -176,6 +184,11 @@ export class Worker {
     });
   }
 
+  /** Claimed requests kept waiting in lanes beside the running ones. */
+  private get ready(): number {
+    return Math.max(this.o.concurrency, MIN_READY);
+  }
+
   /** Requests claimed and not finished (running or waiting for their lane). */
   get activeCount(): number {
     return this.jobs.size;
@@ -229,22 +242,30 @@ export class Worker {
   }
 
   private async pump(): Promise<void> {
-    if (this.claiming || this.stopping) return;
-    // Up to `concurrency` running plus as many waiting in lanes, so a freed slot never waits for a claim. Claims
-    // are write transactions: take them in chunks of half the slots, or sooner when the lanes are running dry.
+    if (this.stopping) return;
+    if (this.claiming) {
+      // The claim in flight was sized before this wake-up: claim again once it is back, or a lane that ran dry
+      // meanwhile (its model skipped by that claim) waited for the next idle poll (found at concurrency 1: stalls
+      // of up to a second).
+      this.pumpAgain = true;
+      return;
+    }
+    // Up to `concurrency` running plus `ready` waiting in lanes, so a freed slot never waits for a claim. Claims
+    // are write transactions: take them in chunks of half the ready slots, or sooner when the lanes are running dry.
     // Finished requests whose write is still pending count too once they exceed a flush's worth (or twice the
     // concurrency): when storage falls behind (a busy shared database), the worker stops claiming instead of piling
     // up unwritten results. With less slack the lanes ran dry whenever one flush waited for its fsync.
+    const ready = this.ready;
     const unwritten = this.pending.length + this.writing.size;
     const backlog = Math.max(0, unwritten - Math.max(2 * this.o.concurrency, this.o.flushSize));
-    const free = 2 * this.o.concurrency - this.jobs.size - backlog;
+    const free = this.o.concurrency + ready - this.jobs.size - backlog;
     const waiting = this.jobs.size - this.running;
     if (free <= 0) {
       // Held back by unwritten results: the flush that writes them wakes the pump again.
       if (backlog > 0) this.heldBack = true;
       return;
     }
-    if (this.jobs.size > 0 && free < this.o.concurrency >> 2 && waiting >= this.o.concurrency >> 2) return;
+    if (this.jobs.size > 0 && free < ready >> 1 && waiting >= ready >> 2) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
     try {
@@ -267,7 +288,10 @@ export class Worker {
     this.o.observer?.claimed(items.length);
     for (const item of items) this.accept(item);
     this.dispatch();
-    if (items.length === 0) this.armPoll();
+    if (this.pumpAgain) {
+      this.pumpAgain = false;
+      this.wake();
+    } else if (items.length === 0) this.armPoll();
   }
 
   /** Models whose lane already holds enough waiting requests, or cannot send any now. */
@@ -279,7 +303,7 @@ export class Worker {
       if (w === 0) continue;
       const blocked =
         l.limiter.pausedUntil > now || (l.limiter.inFlight < l.limiter.limit && !l.limiter.hasBudget());
-      if (blocked || w >= Math.max(1, l.limiter.limit)) out.push(l.model);
+      if (blocked || w >= Math.max(1, l.limiter.limit, this.ready >> 2)) out.push(l.model);
     }
     return out;
   }

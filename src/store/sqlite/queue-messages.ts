@@ -1,7 +1,6 @@
 import type { BatchId } from '../../domain/ids.ts';
 import type { TokenUsage } from '../../domain/token-usage.ts';
 import type { ClaimedItem, ClaimOptions, Completion, Retry } from '../store.ts';
-import type { HeldItem } from './queue-operations.ts';
 
 // The messages between the store and its queue thread. Claims and completions travel as columns (numbers in one
 // transferred Float64Array, strings joined into one string) rather than as arrays of objects: structured cloning
@@ -14,7 +13,6 @@ export type QueueRequest = { id: number } & (
   | { op: 'claim'; opts: ClaimOptions }
   | { op: 'complete'; completions: PackedCompletions; now: number }
   | { op: 'retry'; retries: Retry[] }
-  | { op: 'release'; items: HeldItem[] }
   | { op: 'heartbeat'; owner: string; now: number; leaseMs: number; itemIds: readonly number[] }
   | { op: 'close' }
 );

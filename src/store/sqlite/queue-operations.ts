@@ -6,21 +6,15 @@ import {
   type EndedBatch,
   endBatches,
   heartbeatItems,
-  releaseItems,
   retryItems,
 } from './complete-items.ts';
 import { type Db, durably } from './open-database.ts';
 
-/** A claimed item's fencing pair, as release takes it. */
-export interface HeldItem {
-  itemId: number;
-  attempt: number;
-}
-
 /**
- * The worker's operations on the queue: claim, complete, retry, release, heartbeat. They run either on the store's
- * own connection (an in-memory database) or on a connection of their own in the queue thread (`QueueThread`), with
- * this same code.
+ * The worker's hot operations on the queue: claim, complete, retry, heartbeat. They run either on the store's own
+ * connection (an in-memory database) or on a connection of their own in the queue thread (`QueueThread`), with this
+ * same code. Release stays on the store's connection: it runs at shutdown, and must be committed before a second
+ * signal ends the process at once.
  */
 export interface QueueOperations {
   claim(opts: ClaimOptions): ClaimedItem[];
@@ -33,7 +27,6 @@ export interface QueueOperations {
   /** Ends the drained batches, durably (synchronous=FULL, which also syncs every earlier commit). */
   endBatches(seqs: readonly number[], now: number): EndedBatch[];
   retry(retries: Retry[]): number;
-  release(items: HeldItem[]): void;
   heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]): number;
 }
 
@@ -50,7 +43,6 @@ export function queueOperations(db: Db): QueueOperations {
     stageCompletions: completeItems(db),
     endBatches: (seqs, now) => (seqs.length ? durably(db, () => end(seqs, now)) : []),
     retry: retryItems(db),
-    release: releaseItems(db),
     heartbeat: heartbeatItems(db),
   };
 }

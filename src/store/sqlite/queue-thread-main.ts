@@ -70,9 +70,6 @@ function run(m: QueueRequest): Sent | null {
       return null;
     case 'retry':
       return { reply: { id: m.id, ok: true, value: ops.retry(m.retries) } };
-    case 'release':
-      ops.release(m.items);
-      return { reply: { id: m.id, ok: true, value: null } };
     case 'heartbeat':
       return { reply: { id: m.id, ok: true, value: ops.heartbeat(m.owner, m.now, m.leaseMs, m.itemIds) } };
     case 'close':

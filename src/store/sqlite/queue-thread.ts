@@ -7,7 +7,7 @@ import {
   type QueueRequest,
   unpackClaim,
 } from './queue-messages.ts';
-import type { CompleteResult, HeldItem } from './queue-operations.ts';
+import type { CompleteResult } from './queue-operations.ts';
 
 type Op = QueueRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Args<O extends Op> = Omit<Extract<QueueRequest, { op: O }>, 'id' | 'op'>;
@@ -24,7 +24,7 @@ const { workerData } = require('node:worker_threads');
 `;
 
 /**
- * The worker's queue operations (claim, complete, retry, release, heartbeat) on a connection of their own, in a
+ * The worker's hot queue operations (claim, complete, retry, heartbeat) on a connection of their own, in a
  * worker thread, so that their statements and the fsync of every completion run on the other core instead of
  * blocking the event loop that drives the upstream calls. Measured on the dispatch benchmark: they were about a
  * quarter of the main thread's time per request. SQLite serialises this connection's write transactions with the
@@ -50,9 +50,6 @@ export class QueueThread {
   }
   retry(retries: Retry[]): Promise<number> {
     return this.call('retry', { retries }) as Promise<number>;
-  }
-  async release(items: HeldItem[]): Promise<void> {
-    await this.call('release', { items });
   }
   heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]): Promise<number> {
     return this.call('heartbeat', { owner, now, leaseMs, itemIds }) as Promise<number>;

@@ -4,7 +4,7 @@ import { TimeSlice } from '../../internal/yield-now.ts';
 import type { DeleteOutcome, Store } from '../store.ts';
 import { apiKeyQueries } from './api-keys.ts';
 import { batchQueries } from './batch-queries.ts';
-import type { EndedBatch } from './complete-items.ts';
+import { type EndedBatch, releaseItems } from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
 import { type Db, durably, openDatabase } from './open-database.ts';
 import { completeNow, type QueueOperations, queueOperations } from './queue-operations.ts';
@@ -30,6 +30,7 @@ export class SqliteStore implements Store {
   private readonly batches;
   /** The worker's queue operations: in the queue thread for a file, on this connection for `:memory:`. */
   private readonly queue: QueueThread | QueueOperations;
+  private readonly releaseOp;
   private readonly sweepOp;
   private readonly recoverOp;
   private readonly keys;
@@ -57,6 +58,7 @@ export class SqliteStore implements Store {
     this.ingest = ingestOperations(this.db);
     this.batches = batchQueries(this.db);
     this.queue = file === ':memory:' ? queueOperations(this.db) : new QueueThread(file);
+    this.releaseOp = releaseItems(this.db);
     this.sweepOp = sweepStore(this.db);
     this.recoverOp = recoverStore(this.db);
     this.keys = apiKeyQueries(this.db);
@@ -140,7 +142,8 @@ export class SqliteStore implements Store {
     return retries.length ? this.queue.retry(retries) : 0;
   }
   async release(items: Parameters<Store['release']>[0]) {
-    if (items.length) await this.queue.release(items);
+    // On this connection, synchronously: see QueueOperations.
+    if (items.length) this.releaseOp(items);
   }
   async heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]) {
     return itemIds.length ? this.queue.heartbeat(owner, now, leaseMs, itemIds) : 0;
