@@ -12,9 +12,8 @@ import type { CompleteResult } from './queue-operations.ts';
 type Op = QueueRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Args<O extends Op> = Omit<Extract<QueueRequest, { op: O }>, 'id' | 'op'>;
 
-// The thread's entry runs through tsx when Barge runs from its TypeScript sources (bin/barge.js registers tsx in the
-// main thread only; a process started with `--import tsx` passes it on to its threads, and registering twice is
-// harmless).
+// When Barge runs from its TypeScript sources the thread registers tsx itself: an eval'd worker gets no loader hooks
+// from the main thread, not even in a process started with `--import tsx` (checked on Node 20).
 const BOOT = `
 const { workerData } = require('node:worker_threads');
 (async () => {
