@@ -317,3 +317,79 @@ test('a model no route matches ends errored with invalid_request_error naming th
     ['a'],
   );
 });
+
+test('a wake-up that arrives while a claim is in flight is not lost: the worker claims again when it returns', async (t) => {
+  const backend = new ScriptedBackend(ok);
+  const clock = new ManualClock();
+  const store = new SqliteStore(SqliteStore.fileIn(tempDir(t)));
+  const notifier = new LocalNotifier();
+  // The first claim finds nothing and is held until the test lets it return; the idle poll is far away, so only
+  // the wake-up sent meanwhile can get the batch claimed.
+  let inFirstClaim!: () => void;
+  const firstClaimStarted = new Promise<void>((r) => {
+    inFirstClaim = r;
+  });
+  let letFirstClaimReturn!: () => void;
+  const gate = new Promise<void>((r) => {
+    letFirstClaimReturn = r;
+  });
+  const claim = store.claim.bind(store);
+  let claims = 0;
+  store.claim = async (opts) => {
+    claims++;
+    if (claims > 1) return claim(opts);
+    const items = await claim(opts);
+    inFirstClaim();
+    await gate;
+    return items;
+  };
+  const worker = new Worker({
+    store,
+    routes: singleBackendRoutes({
+      name: backend.name,
+      backend,
+      laneLimits: { maxConcurrency: 1 },
+      maxConcurrency: 1,
+      maxAttempts: 1,
+    }),
+    clock,
+    notifier,
+    concurrency: 1,
+    owner: 'w',
+    pollMs: 3_600_000,
+  });
+  t.after(async () => {
+    await worker.stop(0);
+    await store.close();
+  });
+  const ended = new Promise<string>((resolve) => notifier.on('batch-ended', resolve));
+  worker.start();
+  await firstClaimStarted;
+  const s = await store.beginIngest({
+    id: newBatchId(clock.now()),
+    workspace: 'w',
+    createdAt: clock.now(),
+    expiresAt: clock.now() + 3_600_000,
+    apiVersion: '2023-06-01',
+    betas: null,
+  });
+  await s.append([
+    {
+      customId: 'a',
+      params: Buffer.from(
+        JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      ),
+      model: 'm',
+    },
+  ]);
+  const b = await s.commit();
+  worker.wake(); // what the API's batch-ready notification does
+  // The wake-up's pump runs on the next turn (setImmediate, queued first), finding the first claim still in flight.
+  await new Promise((r) => setImmediate(r));
+  letFirstClaimReturn();
+  // Without the fix the worker waited for its idle poll (an hour here); the test's own timeout would end it.
+  const stalled = new Promise<string>((resolve) => setTimeout(() => resolve('stalled'), 20_000).unref());
+  assert.equal(await Promise.race([ended, stalled]), b.id);
+  assert.equal(backend.calls.length, 1);
+  assert.ok(claims >= 2, 'the worker claimed again after the held claim returned');
+});
