@@ -222,6 +222,8 @@ export async function runDispatchBench(opts: {
   let window: Window | null = null;
   const upstream = await startUpstream(log);
   let server: ServerProcess | null = null;
+  /** The server of the concurrency-64 phase, the one profiled. */
+  let profiledPid = 0;
   try {
     // The baseline runs half before and half after Barge: this machine's speed drifts by tens of percent over a
     // minute, and one side measured earlier than the other would carry that drift into the comparison.
@@ -236,6 +238,7 @@ export async function runDispatchBench(opts: {
       args: ['--config', config],
       ...(profDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }),
     });
+    profiledPid = server.pid;
     let serverCpu0 = 0;
     let upstreamCpu0 = 0;
     let threads0 = new Map<string, { userMs: number; sysMs: number }>();
@@ -296,7 +299,7 @@ export async function runDispatchBench(opts: {
     upstream.child.kill('SIGTERM');
     if (profDir && window) {
       const main = readdirSync(profDir)
-        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${server?.pid}.0.`))
+        .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${profiledPid}.0.`))
         .map((f) => join(profDir, f))[0];
       if (main)
         for (const s of summarizeProfile(main, [window], 25)) log(`server CPU profile:\n${formatSummary(s)}`);
