@@ -108,3 +108,46 @@ test('the WAL checkpointer stops at once when its thread is already gone (its da
   // event loop alive: the test would end as cancelled.
   await checkpointer!.stop();
 });
+
+test('a queue thread that dies settles what it was doing, and the next operation starts a new one', async (t) => {
+  const dir = tempDir(t);
+  const store = new SqliteStore(SqliteStore.fileIn(dir), { spool: true });
+  t.after(() => store.close());
+  const now = Date.now();
+  const s = await store.beginIngest({
+    id: newBatchId(now),
+    workspace: 'w',
+    createdAt: now,
+    expiresAt: now + 3_600_000,
+    apiVersion: '2023-06-01',
+    betas: null,
+  });
+  await s.append([
+    { customId: 'a', params: Buffer.from('{"model":"m"}'), model: 'm' },
+    { customId: 'b', params: Buffer.from('{"model":"m"}'), model: 'm' },
+  ]);
+  await s.commit();
+  const first = await store.claim({ owner: 'o', limit: 1, now, leaseMs: 60_000 });
+  assert.equal(first.length, 1);
+  // Kill the thread under an operation in flight.
+  const thread = (store as unknown as { queue: { worker: import('node:worker_threads').Worker } }).queue;
+  const inFlight = store.claim({ owner: 'o', limit: 1, now, leaseMs: 60_000 });
+  await thread.worker.terminate();
+  // It settles rather than hanging: nearly always rejected; resolved only if the thread answered before it died.
+  const outcome = await inFlight.then(
+    () => 'answered',
+    (e: Error) => e.message,
+  );
+  assert.match(outcome, /^answered$|queue thread exited/);
+  // A new thread takes over: the item the dead one may or may not have claimed is fenced by state, so the next
+  // claim finds either it or nothing, and the first claim's completion still lands.
+  const again = await store.claim({ owner: 'o', limit: 1, now, leaseMs: 60_000 });
+  assert.ok(again.length <= 1);
+  const ended = await store.complete(
+    [{ ...first[0]!, outcome: 'succeeded', line: '{"custom_id":"a","result":{"type":"succeeded"}}' }],
+    now,
+  );
+  assert.deepEqual(ended, []);
+  const batch = await store.getBatch('w', first[0]!.batchId);
+  assert.equal(batch?.counts.succeeded, 1);
+});
