@@ -26,7 +26,13 @@ test('dashboard: sign in, watch a batch run, find a request, cancel with the but
     t.skip(`${CHROMIUM} is not installed (apt-get install chromium)`);
     return;
   }
-  const server = await testServer(t, { auth: 'keys', concurrency: 2, mockLatency: { minMs: 30, maxMs: 30 } });
+  // 150 requests two at a time at 100 ms each: ~7.5 s, long enough that the page (slow to open on a loaded
+  // machine) sees the counts move. At 30 ms the batch could end before the page opened.
+  const server = await testServer(t, {
+    auth: 'keys',
+    concurrency: 2,
+    mockLatency: { minMs: 100, maxMs: 100 },
+  });
   const key = await createApiKey(server.store, 'team', Date.now());
   const client = new Anthropic({ baseURL: server.url, apiKey: key.secret, maxRetries: 0 });
   const requests = Array.from({ length: 150 }, (_, i) => ({
@@ -60,6 +66,7 @@ test('dashboard: sign in, watch a batch run, find a request, cancel with the but
   await row.locator('a').click();
   await page.waitForURL(`${server.url}/dashboard/batches/${batch.id}`);
   const first = Number(await page.textContent('#c-succeeded'));
+  assert.ok(first < 140, `the batch was still running when its page opened (${first} of 150 done)`);
   // (Browser-side expressions are strings: this project's TypeScript has no DOM types.)
   await page.waitForFunction(
     `Number(document.getElementById('c-succeeded').textContent) > ${first + 5}`,
