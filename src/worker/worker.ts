@@ -106,6 +106,8 @@ export class Worker {
   private claiming = false;
   /** A wake-up arrived while a claim was in flight. */
   private pumpAgain = false;
+  /** Claimed requests kept waiting in lanes beside the running ones. */
+  private readonly ready: number;
   private stopping = false;
   private started = false;
   private drained: (() => void) | null = null;
@@ -123,6 +125,7 @@ export class Worker {
       random: Math.random,
       ...opts,
     };
+    this.ready = Math.max(this.o.concurrency, MIN_READY);
   }
 
   start(): void {
@@ -182,11 +185,6 @@ export class Worker {
       this.scheduled = false;
       void this.pump();
     });
-  }
-
-  /** Claimed requests kept waiting in lanes beside the running ones. */
-  private get ready(): number {
-    return Math.max(this.o.concurrency, MIN_READY);
   }
 
   /** Requests claimed and not finished (running or waiting for their lane). */
@@ -255,17 +253,16 @@ export class Worker {
     // Finished requests whose write is still pending count too once they exceed a flush's worth (or twice the
     // concurrency): when storage falls behind (a busy shared database), the worker stops claiming instead of piling
     // up unwritten results. With less slack the lanes ran dry whenever one flush waited for its fsync.
-    const ready = this.ready;
     const unwritten = this.pending.length + this.writing.size;
     const backlog = Math.max(0, unwritten - Math.max(2 * this.o.concurrency, this.o.flushSize));
-    const free = this.o.concurrency + ready - this.jobs.size - backlog;
+    const free = this.o.concurrency + this.ready - this.jobs.size - backlog;
     const waiting = this.jobs.size - this.running;
     if (free <= 0) {
       // Held back by unwritten results: the flush that writes them wakes the pump again.
       if (backlog > 0) this.heldBack = true;
       return;
     }
-    if (this.jobs.size > 0 && free < ready >> 1 && waiting >= ready >> 2) return;
+    if (this.jobs.size > 0 && free < this.ready >> 1 && waiting >= this.ready >> 2) return;
     this.claiming = true;
     let items: ClaimedItem[] = [];
     try {

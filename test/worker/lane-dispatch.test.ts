@@ -37,7 +37,15 @@ const ok = (req: BackendRequest): BackendOutcome => ({
   upstream: { status: 200, latencyMs: 1 },
 });
 
-async function setup(t: import('node:test').TestContext, backend: ModelBackend, maxAttempts = 3) {
+async function setup(
+  t: import('node:test').TestContext,
+  backend: ModelBackend,
+  {
+    concurrency = 4,
+    maxAttempts = 3,
+    pollMs,
+  }: { concurrency?: number; maxAttempts?: number; pollMs?: number } = {},
+) {
   const clock = new ManualClock();
   const store = new SqliteStore(SqliteStore.fileIn(tempDir(t)));
   const notifier = new LocalNotifier();
@@ -46,15 +54,16 @@ async function setup(t: import('node:test').TestContext, backend: ModelBackend, 
     routes: singleBackendRoutes({
       name: backend.name,
       backend,
-      laneLimits: { maxConcurrency: 4, initialConcurrency: 4 },
-      maxConcurrency: 4,
+      laneLimits: { maxConcurrency: concurrency, initialConcurrency: concurrency },
+      maxConcurrency: concurrency,
       maxAttempts,
     }),
     clock,
     notifier,
-    concurrency: 4,
+    concurrency,
     owner: 'w1',
     random: () => 0.5,
+    ...(pollMs !== undefined && { pollMs }),
   });
   t.after(async () => {
     await worker.stop(0);
@@ -320,11 +329,13 @@ test('a model no route matches ends errored with invalid_request_error naming th
 
 test('a wake-up that arrives while a claim is in flight is not lost: the worker claims again when it returns', async (t) => {
   const backend = new ScriptedBackend(ok);
-  const clock = new ManualClock();
-  const store = new SqliteStore(SqliteStore.fileIn(tempDir(t)));
-  const notifier = new LocalNotifier();
-  // The first claim finds nothing and is held until the test lets it return; the idle poll is far away, so only
-  // the wake-up sent meanwhile can get the batch claimed.
+  // The idle poll is an hour away, so only the wake-up sent during the held claim can get the batch claimed.
+  const { worker, store, ended, batch } = await setup(t, backend, {
+    concurrency: 1,
+    maxAttempts: 1,
+    pollMs: 3_600_000,
+  });
+  // The first claim finds nothing and is held until the test lets it return.
   let inFirstClaim!: () => void;
   const firstClaimStarted = new Promise<void>((r) => {
     inFirstClaim = r;
@@ -343,46 +354,9 @@ test('a wake-up that arrives while a claim is in flight is not lost: the worker 
     await gate;
     return items;
   };
-  const worker = new Worker({
-    store,
-    routes: singleBackendRoutes({
-      name: backend.name,
-      backend,
-      laneLimits: { maxConcurrency: 1 },
-      maxConcurrency: 1,
-      maxAttempts: 1,
-    }),
-    clock,
-    notifier,
-    concurrency: 1,
-    owner: 'w',
-    pollMs: 3_600_000,
-  });
-  t.after(async () => {
-    await worker.stop(0);
-    await store.close();
-  });
-  const ended = new Promise<string>((resolve) => notifier.on('batch-ended', resolve));
   worker.start();
   await firstClaimStarted;
-  const s = await store.beginIngest({
-    id: newBatchId(clock.now()),
-    workspace: 'w',
-    createdAt: clock.now(),
-    expiresAt: clock.now() + 3_600_000,
-    apiVersion: '2023-06-01',
-    betas: null,
-  });
-  await s.append([
-    {
-      customId: 'a',
-      params: Buffer.from(
-        JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
-      ),
-      model: 'm',
-    },
-  ]);
-  const b = await s.commit();
+  const b = await batch(['m']);
   worker.wake(); // what the API's batch-ready notification does
   // The wake-up's pump runs on the next turn (setImmediate, queued first), finding the first claim still in flight.
   await new Promise((r) => setImmediate(r));

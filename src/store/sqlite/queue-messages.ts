@@ -22,6 +22,16 @@ export type QueueReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; message: string; code: string | undefined };
 
+/** The index of `value` in `list`, appended the first time: each distinct model or batch is sent once. */
+function intern<K, V>(list: V[], index: Map<K, number>, key: K, value: () => V): number {
+  let i = index.get(key);
+  if (i === undefined) {
+    i = list.push(value()) - 1;
+    index.set(key, i);
+  }
+  return i;
+}
+
 /** Numbers per completion: item id, batch seq, attempt, outcome (1 succeeded), model index (-1 none), usage × 6. */
 const C_COLS = 11;
 
@@ -46,12 +56,7 @@ export function packCompletions(completions: readonly Completion[]): PackedCompl
     nums[o + 4] = -1;
     if (c.usage) {
       const model = c.model ?? '';
-      let m = modelIndex.get(model);
-      if (m === undefined) {
-        m = models.push(model) - 1;
-        modelIndex.set(model, m);
-      }
-      nums[o + 4] = m;
+      nums[o + 4] = intern(models, modelIndex, model, () => model);
       const u = c.usage;
       nums[o + 5] = u.requests;
       nums[o + 6] = u.inputTokens;
@@ -125,21 +130,13 @@ export function packClaim(items: readonly ClaimedItem[]): PackedClaim {
     nums[o] = it.itemId;
     nums[o + 1] = it.batchSeq;
     nums[o + 2] = it.attempt;
-    let m = -1;
-    if (it.model !== null) {
-      m = modelIndex.get(it.model) ?? -1;
-      if (m < 0) {
-        m = models.push(it.model) - 1;
-        modelIndex.set(it.model, m);
-      }
-    }
-    nums[o + 3] = m;
-    let b = batchIndex.get(it.batchSeq);
-    if (b === undefined) {
-      b = batches.push({ id: it.batchId, apiVersion: it.apiVersion, betas: it.betas }) - 1;
-      batchIndex.set(it.batchSeq, b);
-    }
-    nums[o + 4] = b;
+    const model = it.model;
+    nums[o + 3] = model === null ? -1 : intern(models, modelIndex, model, () => model);
+    nums[o + 4] = intern(batches, batchIndex, it.batchSeq, () => ({
+      id: it.batchId,
+      apiVersion: it.apiVersion,
+      betas: it.betas,
+    }));
     bytes.set(it.params, at);
     at += it.params.byteLength;
     nums[o + 5] = at;

@@ -47,8 +47,30 @@ export function queueOperations(db: Db): QueueOperations {
   };
 }
 
-/** Completion in one go, for an in-memory database (nothing to sync): stage, then end the drained batches. */
-export function completeNow(ops: QueueOperations, completions: Completion[], now: number): CompleteResult {
-  const { written, drained } = ops.stageCompletions(completions);
-  return { written, ended: ops.endBatches(drained, now) };
+/**
+ * The queue operations as the store calls them, asynchronous: in the queue thread for a database file
+ * (`QueueThread`), or on the store's own connection (`localQueue`).
+ */
+export interface Queue {
+  claim(opts: ClaimOptions): Promise<ClaimedItem[]>;
+  /** Writes the results durably, then ends the batches they drained. */
+  complete(completions: Completion[], now: number): Promise<CompleteResult>;
+  retry(retries: Retry[]): Promise<number>;
+  heartbeat(owner: string, now: number, leaseMs: number, itemIds: readonly number[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The queue on the store's own connection, for an in-memory database (which no other connection can open). */
+export function localQueue(db: Db): Queue {
+  const ops = queueOperations(db);
+  return {
+    claim: async (opts) => ops.claim(opts),
+    complete: async (completions, now) => {
+      const { written, drained } = ops.stageCompletions(completions);
+      return { written, ended: ops.endBatches(drained, now) };
+    },
+    retry: async (retries) => ops.retry(retries),
+    heartbeat: async (owner, now, leaseMs, itemIds) => ops.heartbeat(owner, now, leaseMs, itemIds),
+    close: async () => {},
+  };
 }

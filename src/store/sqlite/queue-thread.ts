@@ -7,7 +7,7 @@ import {
   type QueueRequest,
   unpackClaim,
 } from './queue-messages.ts';
-import type { CompleteResult } from './queue-operations.ts';
+import type { CompleteResult, Queue } from './queue-operations.ts';
 
 type Op = QueueRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Args<O extends Op> = Omit<Extract<QueueRequest, { op: O }>, 'id' | 'op'>;
@@ -30,7 +30,7 @@ const { workerData } = require('node:worker_threads');
  * main one's (every write transaction there starts IMMEDIATE or is a single statement, so none can fail on a stale
  * read snapshot). The thread starts on the first operation, so processes that never dispatch never start it.
  */
-export class QueueThread {
+export class QueueThread implements Queue {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();

@@ -7,7 +7,7 @@ import { batchQueries } from './batch-queries.ts';
 import { type EndedBatch, releaseItems } from './complete-items.ts';
 import { ingestOperations } from './ingest-session.ts';
 import { type Db, durably, openDatabase } from './open-database.ts';
-import { completeNow, type QueueOperations, queueOperations } from './queue-operations.ts';
+import { localQueue, type Queue } from './queue-operations.ts';
 import { QueueThread } from './queue-thread.ts';
 import { ResultsSpool } from './results-spool.ts';
 import { recoverStore, sweepStore } from './sweep.ts';
@@ -29,7 +29,7 @@ export class SqliteStore implements Store {
   private readonly ingest;
   private readonly batches;
   /** The worker's queue operations: in the queue thread for a file, on this connection for `:memory:`. */
-  private readonly queue: QueueThread | QueueOperations;
+  private readonly queue: Queue;
   private readonly releaseOp;
   private readonly sweepOp;
   private readonly recoverOp;
@@ -57,7 +57,7 @@ export class SqliteStore implements Store {
     }
     this.ingest = ingestOperations(this.db);
     this.batches = batchQueries(this.db);
-    this.queue = file === ':memory:' ? queueOperations(this.db) : new QueueThread(file);
+    this.queue = file === ':memory:' ? localQueue(this.db) : new QueueThread(file);
     this.releaseOp = releaseItems(this.db);
     this.sweepOp = sweepStore(this.db);
     this.recoverOp = recoverStore(this.db);
@@ -122,10 +122,7 @@ export class SqliteStore implements Store {
   }
   async complete(completions: Parameters<Store['complete']>[0], now: number) {
     if (completions.length === 0) return [];
-    const r =
-      this.queue instanceof QueueThread
-        ? await this.queue.complete(completions, now)
-        : completeNow(this.queue, completions, now);
+    const r = await this.queue.complete(completions, now);
     if (this.spool) {
       const written = new Map<number, string[]>();
       for (const i of r.written) {
@@ -190,7 +187,7 @@ export class SqliteStore implements Store {
     return this.keys.revoke(idOrPrefix, now);
   }
   async close() {
-    if (this.queue instanceof QueueThread) await this.queue.close();
+    await this.queue.close();
     this.spool?.close();
     await this.checkpointer?.stop();
     if (this.db.open) {
