@@ -1,4 +1,5 @@
 import type { AnthropicErrorType } from '../wire/error-envelope.ts';
+import type { CallSignal } from './call-signal.ts';
 
 /** One request handed to a backend. `params` is already parsed and validated against the Messages API shape. */
 export interface BackendRequest {
@@ -14,7 +15,7 @@ export interface BackendRequest {
   /** 1 for the first attempt. */
   attempt: number;
   /** Aborted on shutdown, expiry or the attempt deadline. */
-  signal: AbortSignal;
+  signal: CallSignal;
   /**
    * The caller enforces the attempt deadline on `signal`, aborting it with an `AttemptDeadline` (see
    * attempt-signal.ts): the backend then reports a timeout for that abort and sets no timer of its own.

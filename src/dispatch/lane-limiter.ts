@@ -101,6 +101,21 @@ interface Debit {
   amount: number;
 }
 
+/** A permit as a small object rather than a closure: tsx wraps every closure it creates, a cost per call. */
+class LanePermit implements Permit {
+  private released = false;
+  constructor(
+    private readonly limiter: LaneLimiter,
+    private readonly debits: readonly Debit[],
+    private readonly inFlightAtStart: number,
+  ) {}
+  release(outcome: LaneOutcome): void {
+    if (this.released) return;
+    this.released = true;
+    this.limiter.onRelease(this.debits, this.inFlightAtStart, outcome);
+  }
+}
+
 /**
  * The limiter of one lane (a backend and model pair) in one process (architecture §4.7). Synchronous, with no
  * timers: the dispatch loop asks `tryAcquire`, and when refused asks `readyAt` when to try again. Gates, in order:
@@ -196,15 +211,7 @@ export class LaneLimiter {
     }
     this.inFlightCount++;
     this.lastActivityAt = now;
-    const inFlightAtStart = this.inFlightCount;
-    let released = false;
-    return {
-      release: (outcome) => {
-        if (released) return;
-        released = true;
-        this.onRelease(debits, inFlightAtStart, outcome);
-      },
-    };
+    return new LanePermit(this, debits, this.inFlightCount);
   }
 
   /**
@@ -308,7 +315,8 @@ export class LaneLimiter {
     return now;
   }
 
-  private onRelease(debits: readonly Debit[], inFlightAtStart: number, outcome: LaneOutcome): void {
+  /** @internal Settles a permit (`LanePermit.release`). */
+  onRelease(debits: readonly Debit[], inFlightAtStart: number, outcome: LaneOutcome): void {
     const now = this.refresh();
     this.inFlightCount--;
     this.lastActivityAt = now;

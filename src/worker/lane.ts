@@ -1,4 +1,5 @@
 import type { RoutedBackend } from '../backends/backend-routes.ts';
+import type { CallAbort } from '../backends/call-signal.ts';
 import {
   type AcquireRequest,
   LaneLimiter,
@@ -15,7 +16,8 @@ export interface Job {
   params: Record<string, unknown>;
   request: AcquireRequest;
   lane: Lane;
-  ctl: AbortController;
+  /** Aborts the call (shutdown, expiry, the attempt deadline); the backend's signal. */
+  ctl: CallAbort;
   permit: Permit | null;
   /** The attempt deadline's timer, when the worker owns it. */
   deadline?: NodeJS.Timeout;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { AttemptDeadline } from '../backends/attempt-signal.ts';
 import type { BackendRoutes, RoutedBackend } from '../backends/backend-routes.ts';
+import { CallAbort } from '../backends/call-signal.ts';
 import type { BackendOutcome, BackendRequest } from '../backends/model-backend.ts';
 import type { Permit } from '../dispatch/lane-limiter.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -51,6 +52,11 @@ export interface WorkerOptions {
  * (measured at concurrency 1: the next request waited for a claim after ~10% of calls).
  */
 const MIN_READY = 16;
+
+/** A job's attempt deadline (a module function, so launching a job creates no closure for its timer). */
+function abortAtDeadline(ctl: CallAbort, ms: number): void {
+  ctl.abort(new AttemptDeadline(ms));
+}
 /** Longest stretch of dispatching in one event-loop turn (as the ingest's and download's time slices). */
 const SLICE_MS = 8;
 /** Flush attempts while storage is unavailable (about a minute with the backoff) before leaving it to lease rescue. */
@@ -337,7 +343,7 @@ export class Worker {
       params,
       request: { inputTokens: estimateInputTokens(params), maxOutputTokens: params.max_tokens as number },
       lane,
-      ctl: new AbortController(),
+      ctl: new CallAbort(),
       permit: null,
     };
     this.jobs.set(item.itemId, job);
@@ -456,15 +462,14 @@ export class Worker {
       apiVersion: item.apiVersion,
       betas: parseBetas(item.betas ?? undefined),
       attempt: item.attempt,
-      signal: job.ctl.signal,
+      signal: job.ctl,
     };
     // The worker owns the attempt deadline when the backend has one: its timer aborts the job's own signal, so the
     // backend needs no controller of its own (see attempt-signal.ts).
     const deadlineMs = lane.target.attemptTimeoutMs;
     if (deadlineMs !== undefined) {
       request.deadlineOnSignal = true;
-      const ctl = job.ctl;
-      job.deadline = setTimeout(() => ctl.abort(new AttemptDeadline(deadlineMs)), deadlineMs);
+      job.deadline = setTimeout(abortAtDeadline, deadlineMs, job.ctl, deadlineMs);
     }
     const t0 = performance.now();
     let call: Promise<BackendOutcome>;
@@ -487,7 +492,7 @@ export class Worker {
     this.jobs.delete(item.itemId);
     const permit = job.permit!;
     if (job.deadline) clearTimeout(job.deadline);
-    const reason: unknown = job.ctl.signal.reason;
+    const reason: unknown = job.ctl.reason;
     if (reason instanceof AttemptDeadline && result instanceof Error) {
       // A backend that does not report deadlines itself (it threw on the abort): the same transient timeout.
       result = {
@@ -500,7 +505,7 @@ export class Worker {
         upstream: { status: 'timeout', latencyMs },
       };
     }
-    if (job.ctl.signal.aborted && !(reason instanceof AttemptDeadline)) {
+    if (job.ctl.aborted && !(reason instanceof AttemptDeadline)) {
       // Shutdown or expiry: no verdict on the upstream. On shutdown the request goes back to the queue; an expired
       // one is already final, so the fenced release changes nothing.
       permit.release({ kind: 'abandoned', latencyMs });

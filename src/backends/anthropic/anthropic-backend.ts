@@ -1,6 +1,7 @@
 import { type Dispatcher, Pool } from 'undici';
 import type { AnthropicErrorType } from '../../wire/error-envelope.ts';
 import { attemptSignal } from '../attempt-signal.ts';
+import { type CallSignal, undiciSignal } from '../call-signal.ts';
 import type {
   BackendOutcome,
   BackendRequest,
@@ -206,7 +207,7 @@ class CollectHandler implements Dispatcher.DispatchHandler {
   private tooLarge = false;
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: CallSignal,
     private readonly resolve: (r: Exchanged) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -360,7 +361,7 @@ export class AnthropicBackend implements ModelBackend {
     return h;
   }
 
-  private async call(req: BackendRequest, signal: AbortSignal, started: number): Promise<BackendOutcome> {
+  private async call(req: BackendRequest, signal: CallSignal, started: number): Promise<BackendOutcome> {
     const maxTokens = req.params.max_tokens;
     const stream = typeof maxTokens === 'number' && maxTokens > this.streamAbove;
     const opts = {
@@ -375,7 +376,7 @@ export class AnthropicBackend implements ModelBackend {
     let headers: HeaderBag;
     let body: AnswerBody;
     if (stream) {
-      const res = await this.pool.request({ ...opts, signal });
+      const res = await this.pool.request({ ...opts, signal: undiciSignal(signal) });
       status = res.statusCode;
       headers = res.headers as HeaderBag;
       body = { stream: res.body };
@@ -435,7 +436,7 @@ export class AnthropicBackend implements ModelBackend {
    */
   private exchange(
     opts: { path: string; method: 'POST'; headers: Record<string, string>; body: Uint8Array },
-    signal: AbortSignal,
+    signal: CallSignal,
   ): Promise<Exchanged> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) reject(signal.reason);

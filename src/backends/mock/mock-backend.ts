@@ -1,3 +1,4 @@
+import type { CallSignal } from '../call-signal.ts';
 import type { BackendOutcome, BackendRequest, ModelBackend } from '../model-backend.ts';
 import { mockMessage } from './mock-message.ts';
 import { draw, type MockSeed, seedFromBytes, seedFromText } from './seed.ts';
@@ -16,7 +17,7 @@ const FAULT = 2;
 const FAULT_KIND = 3;
 
 /** Waits `ms`, or rejects with `signal.reason` as soon as the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: CallSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(timer);

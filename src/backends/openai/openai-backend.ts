@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { attemptSignal } from '../attempt-signal.ts';
+import { undiciSignal } from '../call-signal.ts';
 import type {
   BackendOutcome,
   BackendRequest,
@@ -127,7 +128,7 @@ export class OpenAiBackend implements ModelBackend {
         path: this.path,
         headers: this.headers,
         body: payload,
-        signal: attempt.signal,
+        signal: undiciSignal(attempt.signal),
       });
       status = res.statusCode;
       headers = res.headers;
