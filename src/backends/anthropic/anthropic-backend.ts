@@ -269,6 +269,7 @@ export class AnthropicBackend implements ModelBackend {
   private readonly baseHeaders: Record<string, string>;
   private readonly attemptTimeoutMs: number;
   private readonly streamAbove: number;
+  private lastHeaders: { version: string; beta: string | null; headers: Record<string, string> } | null = null;
 
   constructor(opts: AnthropicBackendOptions) {
     if (!Number.isInteger(opts.maxConnections) || opts.maxConnections < 1) {
@@ -355,9 +356,17 @@ export class AnthropicBackend implements ModelBackend {
     await this.pool.close();
   }
 
+  /**
+   * The headers of a call. Consecutive calls nearly always come from the same batch, so the last set is reused
+   * while the version and betas match (undici copies them and never changes the object).
+   */
   private headersFor(req: BackendRequest): Record<string, string> {
+    const beta = req.betas.length > 0 ? req.betas.join(',') : null;
+    const last = this.lastHeaders;
+    if (last && last.version === req.apiVersion && last.beta === beta) return last.headers;
     const h: Record<string, string> = { ...this.baseHeaders, 'anthropic-version': req.apiVersion };
-    if (req.betas.length > 0) h['anthropic-beta'] = req.betas.join(',');
+    if (beta !== null) h['anthropic-beta'] = beta;
+    this.lastHeaders = { version: req.apiVersion, beta, headers: h };
     return h;
   }
 
