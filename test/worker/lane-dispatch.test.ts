@@ -367,3 +367,38 @@ test('a wake-up that arrives while a claim is in flight is not lost: the worker 
   assert.equal(backend.calls.length, 1);
   assert.ok(claims >= 2, 'the worker claimed again after the held claim returned');
 });
+
+test('the worker does not repeat a claim that can find nothing: with its only lane skipped, or the queue drained', async (t) => {
+  // Answers a turn of the event loop later, as a real upstream does, so the lane holds waiting requests while the
+  // worker decides whether to claim.
+  const backend = new ScriptedBackend(ok);
+  const send = backend.send.bind(backend);
+  backend.send = async (req) => {
+    await new Promise((r) => setImmediate(r));
+    return send(req);
+  };
+  const { worker, store, ended, batch } = await setup(t, backend, {
+    concurrency: 1,
+    maxAttempts: 1,
+    pollMs: 3_600_000,
+  });
+  const claim = store.claim.bind(store);
+  let fruitless = 0;
+  let claims = 0;
+  store.claim = async (opts) => {
+    const items = await claim(opts);
+    claims++;
+    // A claim that skips every model the batch has reads all its queued requests and comes back short.
+    if (items.length < opts.limit) fruitless++;
+    return items;
+  };
+  worker.start();
+  const b = await batch(Array.from({ length: 300 }, () => 'm'));
+  worker.wake();
+  assert.equal(await ended, b.id);
+  assert.equal(backend.calls.length, 300);
+  // One short claim before the batch existed, and one when the lane first had enough waiting to be skipped (or the
+  // queue ran dry). Without the guard, 40 of 60 claims skipped the lane's model and found nothing.
+  assert.ok(fruitless <= 2, `${fruitless} of ${claims} claims came back short`);
+  assert.ok(claims >= 300 / 17, `the batch was claimed in ${claims} claims`);
+});

@@ -269,7 +269,8 @@ export class AnthropicBackend implements ModelBackend {
   private readonly baseHeaders: Record<string, string>;
   private readonly attemptTimeoutMs: number;
   private readonly streamAbove: number;
-  private lastHeaders: { version: string; beta: string | null; headers: Record<string, string> } | null = null;
+  private lastHeaders: { version: string; beta: string | null; headers: Record<string, string> } | null =
+    null;
 
   constructor(opts: AnthropicBackendOptions) {
     if (!Number.isInteger(opts.maxConnections) || opts.maxConnections < 1) {
