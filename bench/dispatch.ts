@@ -45,11 +45,19 @@ export interface DispatchResults {
 
 /** Requests of the concurrency-1 phase. */
 const SEQUENTIAL_REQUESTS = 3000;
+/**
+ * Requests the concurrency-1 server runs before the measured batch, on a model of their own (so a lane of their
+ * own, whose call times are not counted): the direct loop runs in a process warmed by the phases before it, while
+ * this server has just started, and its first seconds are spent compiling (V8's background compiler threads took
+ * more CPU than the server's main thread in a cold 3,000-request run, competing with the upstream for two cores).
+ */
+const SEQUENTIAL_WARMUP = 2000;
+const MODEL = 'bench-local';
 
 /** One small request's params; `i` makes each body distinct. */
-export function params(i: number): Record<string, unknown> {
+export function params(i: number, model = MODEL): Record<string, unknown> {
   return {
-    model: 'bench-local',
+    model,
     max_tokens: 16,
     messages: [{ role: 'user', content: `Say something short about the number ${i}.` }],
   };
@@ -181,9 +189,10 @@ export async function dispatchBatch(
   url: string,
   requests: number,
   onCreated: () => Promise<void>,
+  model = MODEL,
 ): Promise<{ ms: number; fromUs: number }> {
   const body = JSON.stringify({
-    requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i) })),
+    requests: Array.from({ length: requests }, (_, i) => ({ custom_id: `d-${i}`, params: params(i, model) })),
   });
   const res = await request(`${url}/v1/messages/batches`, {
     method: 'POST',
@@ -276,6 +285,7 @@ export async function runDispatchBench(opts: {
       concurrency: 1,
       args: ['--config', seqConfig],
     });
+    await dispatchBatch(server.url, SEQUENTIAL_WARMUP, async () => {}, 'bench-warmup');
     const seq = await dispatchBatch(server.url, SEQUENTIAL_REQUESTS, async () => {});
     const seqCalls = await laneCalls(server.url);
     log(
@@ -307,13 +317,13 @@ export async function runDispatchBench(opts: {
   }
 }
 
-/** Upstream-call latency of the server's (only) lane, as its worker timed them. */
+/** Upstream-call latency of the measured lane (the bench model's), as its worker timed them. */
 async function laneCalls(url: string): Promise<{ count: number; p50: number; p99: number }> {
   const res = await request(`${url}/barge/v1/lanes`, { headers: API_HEADERS });
   const lanes = (await res.body.json()) as {
-    data: Array<{ calls: { count: number; p50: number; p99: number } | null }>;
+    data: Array<{ model: string; calls: { count: number; p50: number; p99: number } | null }>;
   };
-  const calls = lanes.data[0]?.calls;
+  const calls = lanes.data.find((l) => l.model === MODEL)?.calls;
   if (!calls) throw new Error('dispatch: no lane figures');
   return calls;
 }
