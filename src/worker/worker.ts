@@ -664,7 +664,11 @@ export class Worker {
     for (const id of ids) this.writing.add(id);
     this.flushing = this.flushing.then(async () => {
       try {
-        if (retries.length) await this.o.store.retry(retries);
+        if (retries.length) {
+          await this.o.store.retry(retries);
+          // Again now that they are written: a retry already due when its timer fired was not claimable yet.
+          this.wakeAt(retries.reduce((at, r) => Math.min(at, r.runAt), Number.POSITIVE_INFINITY));
+        }
         if (completions.length) {
           const ended = await this.o.store.complete(completions, this.o.clock.now());
           for (const id of ended) this.o.notifier.notify('batch-ended', id);
