@@ -1,7 +1,7 @@
 import type { BatchRecord } from '../../domain/batch.ts';
 import { type BatchRow, toBatchRecord } from '../rows.ts';
 import type { IngestItem, IngestSession, NewBatch } from '../store.ts';
-import { type Db, durably } from './open-database.ts';
+import { type Db, durably, syncWal } from './open-database.ts';
 import { purgeBatchRows } from './purge-batch.ts';
 
 /** Prepares the staged-upload operations: one insert transaction per appended chunk, one flip at commit. */
@@ -47,6 +47,7 @@ export function ingestOperations(db: Db): (batch: NewBatch) => IngestSession {
       async commit(): Promise<BatchRecord> {
         if (done) throw new Error('ingest session already finished');
         done = true;
+        await syncWal(db);
         const row = durably(db, () => flip.get(total, total, seq)) as BatchRow | undefined;
         if (!row) throw new Error(`batch ${batch.id} vanished during ingest`);
         return toBatchRecord(row);
