@@ -609,7 +609,6 @@ export class Worker {
       error: `${type}: ${message}`.slice(0, 1000),
     });
     this.scheduleFlush(this.retries.length);
-    this.wakeAt(decision.runAt);
   }
 
   private finalize(
@@ -666,7 +665,8 @@ export class Worker {
       try {
         if (retries.length) {
           await this.o.store.retry(retries);
-          // Again now that they are written: a retry already due when its timer fired was not claimable yet.
+          // Armed once they are written: a timer armed at the decision could fire before the write, when the
+          // request was not claimable yet.
           this.wakeAt(retries.reduce((at, r) => Math.min(at, r.runAt), Number.POSITIVE_INFINITY));
         }
         if (completions.length) {
