@@ -119,6 +119,7 @@ export async function startServer(config: ServeConfig, over: ServerOverrides = {
     notifier,
     retentionMs: config.retentionMs,
     intervalMs: config.sweepIntervalMs,
+    log: logger,
     onError,
   });
   const app = buildApp({

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock.ts';
 import type { Store, SweepReport } from '../store/store.ts';
 import type { Notifier } from './notifier.ts';
@@ -14,6 +15,8 @@ export interface SweeperOptions {
   onError?: (err: unknown) => void;
   /** Told of each pass's report (the metrics). */
   observer?: { swept(report: SweepReport): void };
+  /** Rescued leases are worth a warning: each one is a worker that stopped renewing (crashed, hung, cut off). */
+  log?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -45,6 +48,12 @@ export class Sweeper {
           chunk: this.opts.chunk ?? 2000,
         });
         this.opts.observer?.swept(report);
+        if (report.rescued) {
+          this.opts.log?.warn(
+            { rescued: report.rescued },
+            'requeued requests whose lease lapsed (their worker stopped renewing it)',
+          );
+        }
         for (const id of report.expiredBatches) this.opts.notifier.notify('batch-expired', id);
         for (const id of report.ended) this.opts.notifier.notify('batch-ended', id);
         return report;
