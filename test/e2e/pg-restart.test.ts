@@ -35,8 +35,29 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
   assert.equal(body.error.type, 'overloaded_error');
   await new Promise((r) => setTimeout(r, 1500)); // the database stays down for a while, as a real restart would
   pg.start();
+  const restartedAt = Date.now();
 
-  await assertEndsExactly(client, api.url, batch.id, requests, 120_000);
+  try {
+    await assertEndsExactly(client, api.url, batch.id, requests, 120_000);
+  } catch (err) {
+    // What a batch that does not end was waiting for: the items by state, and every warning and error.
+    const states = await cluster
+      .scalar(
+        'SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM items GROUP BY state) s',
+      )
+      .catch((e: Error) => e.message);
+    t.diagnostic(`items by state: ${JSON.stringify(states)}`);
+    for (const p of [api, worker]) {
+      for (const l of p.logs) {
+        if (Number(l.level) < 40) continue;
+        const e = l.err as { message?: string; code?: string } | undefined;
+        t.diagnostic(
+          `pid ${p.pid} +${Number(l.time) - restartedAt} ms: ${l.msg} ${e?.code ?? ''} ${e?.message ?? ''}`,
+        );
+      }
+    }
+    throw err;
+  }
   for (const p of [api, worker]) {
     assert.equal(p.child.exitCode, null, `process ${p.pid} is still running`);
     assert.equal(p.child.signalCode, null);
