@@ -43,8 +43,12 @@ export interface DispatchResults {
   };
 }
 
-/** Requests of the concurrency-1 phase. */
-const SEQUENTIAL_REQUESTS = 3000;
+/**
+ * Requests of the concurrency-1 phase, on each side. A p99 is its sample's 1% tail: of 3,000 calls, 30, and runs of
+ * the same code moved it by a millisecond either way (the direct loop's own p99 from 1.2 to 2.0 ms); 10,000 give it
+ * 100 calls to rest on. The direct calls run half before and half after Barge's, as at concurrency 64.
+ */
+const SEQUENTIAL_REQUESTS = 10_000;
 /**
  * Requests the concurrency-1 server runs before the measured batch, on a model of their own (so a lane of their
  * own, whose call times are not counted): the direct loop runs in a process warmed by the phases before it, while
@@ -286,7 +290,7 @@ export async function runDispatchBench(opts: {
 
     // Concurrency 1, as the spec reference defines the overhead (performance.md, target 3): at 64 on two shared
     // cores a call's latency is mostly its wait for a busy core, which the rate figure already measures.
-    const seqDirect = await directLoop(upstream.url, 1, SEQUENTIAL_REQUESTS, upstream.child.pid!);
+    const seqBefore = await directLoop(upstream.url, 1, SEQUENTIAL_REQUESTS / 2, upstream.child.pid!);
     const seqConfig = writeUpstreamConfig(join(tmp, 'dispatch-config-1.json'), upstream.url, 1);
     server = await ServerProcess.start({
       dataDir: join(tmp, 'dispatch-data-1'),
@@ -296,6 +300,12 @@ export async function runDispatchBench(opts: {
     await dispatchBatch(server.url, SEQUENTIAL_WARMUP, async () => {}, 'bench-warmup');
     const seq = await dispatchBatch(server.url, SEQUENTIAL_REQUESTS, async () => {});
     const seqCalls = await laneCalls(server.url);
+    await server.stop();
+    server = null;
+    const seqDirect = merged(
+      seqBefore,
+      await directLoop(upstream.url, 1, SEQUENTIAL_REQUESTS / 2, upstream.child.pid!),
+    );
     log(
       `concurrency 1: direct p50 ${fmtMs(seqDirect.p50)}, p99 ${fmtMs(seqDirect.p99)}, ` +
         `${fmtMs(seqDirect.ms / seqDirect.requests)} per call; barge calls p50 ${fmtMs(seqCalls.p50)}, ` +
