@@ -7,7 +7,7 @@ import { queueOperations } from './queue-operations.ts';
 
 const port = parentPort!;
 const file = (workerData as { file: string }).file;
-const db = openDatabase(file);
+const db = openDatabase(file, { mmap: false });
 const ops = queueOperations(db);
 /** The WAL, opened once it exists (after the first commit), to sync it off the write lock. */
 let walFd: number | null = null;
