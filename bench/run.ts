@@ -100,7 +100,7 @@ if (opts.help) {
   --keep-temp             keep the temp dir (body file, databases) for inspection
   --only core|dispatch|pg run only the core figures (1-4), the backends' dispatch figures (5-6) or the
                           PostgreSQL figures (P1-P3)
-  --dispatch-requests N   requests in the dispatch batch (default 100000)
+  --dispatch-requests N   requests in each dispatch batch (default 100000; two batches)
   --pg-requests N         requests in the PostgreSQL part's dispatch batch (default 100000; its ingest uses --requests)
   --database-url URL      PostgreSQL for the pg part (default $BARGE_BENCH_DATABASE_URL or
                           postgres://postgres@127.0.0.1:5432/postgres); its schemas barge_bench_<pid>_… are dropped`);
