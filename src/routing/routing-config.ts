@@ -292,14 +292,26 @@ function unknownBackend(name: string, defined: string[]): string {
 /** The file as written (snake_case), durations already in milliseconds. */
 export const RoutingFileSchema = z
   .strictObject({
-    // zod drops a `__proto__` key from records, so such a backend is never defined (and routes to it fail).
-    backends: z
-      .record(
-        z.string().regex(NAME, { error: 'invalid backend name: use 1 to 64 letters, digits, "_" or "-"' }),
-        BackendSchema,
-      )
-      .refine((b) => Object.keys(b).length >= 1, { error: 'define at least one backend' })
-      .refine((b) => Object.keys(b).length <= MAX_BACKENDS, { error: `at most ${MAX_BACKENDS} backends` }),
+    backends: z.preprocess(
+      (v, ctx) => {
+        // A record drops a `__proto__` key (assigning it would set the prototype): say so, rather than report a file
+        // that defines it as defining no such backend.
+        if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__'))
+          ctx.addIssue({
+            code: 'custom',
+            message: 'invalid backend name "__proto__": a reserved word',
+            input: v,
+          });
+        return v;
+      },
+      z
+        .record(
+          z.string().regex(NAME, { error: 'invalid backend name: use 1 to 64 letters, digits, "_" or "-"' }),
+          BackendSchema,
+        )
+        .refine((b) => Object.keys(b).length >= 1, { error: 'define at least one backend' })
+        .refine((b) => Object.keys(b).length <= MAX_BACKENDS, { error: `at most ${MAX_BACKENDS} backends` }),
+    ),
     routes: z.array(RouteSchema).max(MAX_ROUTES).optional(),
     default: z.string().max(64).optional(),
     prices: z.array(PriceSchema).max(MAX_ROUTES).optional(),

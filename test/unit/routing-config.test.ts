@@ -424,10 +424,10 @@ describe('routing config: errors', () => {
       errorOf({ backends: { 'a b': { type: 'mock' } }, default: 'a b' }),
       /backends\["a b"\]: invalid backend name: use 1 to 64 letters/,
     );
-    // A `__proto__` backend cannot be defined, so a route to it names it as unknown.
+    // A `__proto__` key cannot become a backend (a record would drop it): it is named as the problem.
     assert.match(
       errorOf(JSON.parse('{"backends": {"__proto__": {"type": "mock"}}, "default": "__proto__"}')),
-      /default: unknown backend "__proto__"; no backends are defined$/,
+      /backends: invalid backend name "__proto__": a reserved word$/m,
     );
   });
 
