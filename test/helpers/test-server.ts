@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
 import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../../src/config/config.ts';
@@ -12,7 +13,12 @@ export async function testServer(
   config: Partial<ServeConfig> = {},
   over: ServerOverrides = {},
 ): Promise<RunningServer> {
-  const dataDir = config.dataDir ?? tempDir(t);
+  // Its own directory is removed after the server has closed (an `after` hook of its own would run first).
+  const ownDir = config.dataDir === undefined ? tempDir(null) : null;
+  const dataDir = config.dataDir ?? ownDir!;
+  const removeDir = () => {
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  };
   const server = await startServer(
     {
       ...DEFAULT_SERVE_CONFIG,
@@ -24,7 +30,13 @@ export async function testServer(
       dataDir,
     },
     { logger: pino({ level: 'silent' }), ...over },
-  );
-  t.after(() => server.close());
+  ).catch((err: unknown) => {
+    removeDir();
+    throw err;
+  });
+  t.after(async () => {
+    await server.close();
+    removeDir();
+  });
   return server;
 }
