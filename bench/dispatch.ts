@@ -50,6 +50,8 @@ export interface DispatchResults {
 
 /** Batches of the dispatch-rate phase, each on a fresh server, with a slice of the direct loop around each. */
 const DISPATCH_ROUNDS = 2;
+/** Requests each dispatch-rate server runs first, on a model (a lane) of their own, not counted. */
+const DISPATCH_WARMUP = 5000;
 /**
  * Requests of the concurrency-1 phase, on each side. A p99 is its sample's 1% tail: of 3,000 calls, 30, and runs of
  * the same code moved it by a millisecond either way (the direct loop's own p99 from 1.2 to 2.0 ms); 10,000 give it
@@ -287,6 +289,8 @@ export async function runDispatchBench(opts: {
         ...(profDir && round === 0 && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }),
       });
       if (round === 0) profiledPid = server.pid;
+      // Warmed as the concurrency-1 server is, on a lane of its own: the baseline loop runs warm.
+      await dispatchBatch(server.url, DISPATCH_WARMUP, async () => {}, 'bench-warmup');
       let serverCpu0 = 0;
       let upstreamCpu0 = 0;
       let threads0 = new Map<string, { userMs: number; sysMs: number }>();
