@@ -55,10 +55,19 @@ export class ResultsSpool {
     }
     if (f.broken) return;
     try {
-      const chunk = Buffer.from(`${lines.join('\n')}\n`);
-      writeSync(f.fd, chunk);
+      // Written as a string: Node encodes it outside the JS heap, where a `Buffer.from` copy per flush was garbage.
+      // The empty last element gives the final line break without a second string.
+      let text: string;
+      lines.push('');
+      try {
+        text = lines.join('\n');
+      } finally {
+        lines.pop();
+      }
+      const written = writeSync(f.fd, text);
+      if (written !== Buffer.byteLength(text)) f.broken = true; // a short write: the file is dropped at the end
       f.lines += lines.length;
-      f.bytes += chunk.length;
+      f.bytes += written;
     } catch {
       f.broken = true;
     }
