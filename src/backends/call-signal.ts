@@ -48,10 +48,11 @@ export class CallAbort implements CallSignal {
   }
 
   addEventListener(_type: 'abort', listener: AbortListener, _options?: { once?: boolean }): void {
-    if (this.aborted || this.first === listener) return; // as an AbortSignal: no second firing, no duplicates
+    // As an AbortSignal: no firing after the abort, no duplicates.
+    if (this.aborted || this.first === listener || this.more?.includes(listener)) return;
     if (this.first === null) this.first = listener;
     else if (this.more === null) this.more = [listener];
-    else if (!this.more.includes(listener)) this.more.push(listener);
+    else this.more.push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: AbortListener): void {

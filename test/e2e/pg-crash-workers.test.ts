@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bodyHash } from '../../src/mock-upstream/upstream-stats.ts';
-import { e2eDataDir } from '../helpers/barge-process.ts';
+import { e2eDataDir, reportWarnings } from '../helpers/barge-process.ts';
 import { assertEndsExactly, clientFor, smallRequests } from '../helpers/e2e-batches.ts';
 import { startTestUpstream } from '../helpers/mock-upstream.ts';
 import { pgCluster } from '../helpers/pg-cluster.ts';
@@ -67,23 +67,15 @@ test('1 API and 3 worker processes on PostgreSQL, a random worker SIGKILLed ever
   assert.ok(kills >= 2, `at least two workers were killed mid-batch (${kills})`);
   // Warnings and errors of every process, against the kill times: rescues soon after a kill are the killed worker's
   // requests; others would be live workers that lost their leases (a starved machine), or storage errors.
-  const rescues: number[] = [];
-  const report = () => {
-    t.diagnostic(`kills at +${killTimes.map((k) => k - t0).join(', +')} ms`);
-    for (const p of cluster.processes) {
-      for (const l of p.logs) {
-        if (Number(l.level) < 40) continue;
-        if (typeof l.rescued === 'number') rescues.push(l.rescued);
-        const detail = l.rescued ?? (l.err as { message?: string } | undefined)?.message ?? '';
-        t.diagnostic(`pid ${p.pid} +${Number(l.time) - t0} ms: ${l.msg} ${JSON.stringify(detail)}`);
-      }
-    }
-  };
   try {
     await assertEndsExactly(client, api.url, batch.id, requests, 60_000);
   } finally {
-    report();
+    t.diagnostic(`kills at +${killTimes.map((k) => k - t0).join(', +')} ms`);
+    reportWarnings(t, cluster.processes, t0);
   }
+  const rescues = cluster.processes.flatMap((p) =>
+    p.logs.flatMap((l) => (typeof l.rescued === 'number' ? [l.rescued] : [])),
+  );
   // The upstream saw every request, and each call was a claim of its own: a claim counts an attempt in storage and
   // nothing here gives one back (these requests meet no upstream faults, so no 429), so no request reached the
   // upstream more often than its attempts. A request is claimed again only once its lease lapsed and a sweeper

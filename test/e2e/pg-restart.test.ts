@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { pollUntil } from '../helpers/barge-process.ts';
+import { pollUntil, reportWarnings } from '../helpers/barge-process.ts';
 import { API_HEADERS, assertEndsExactly, clientFor, smallRequests } from '../helpers/e2e-batches.ts';
 import { pgCluster } from '../helpers/pg-cluster.ts';
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
@@ -47,15 +47,7 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
       )
       .catch((e: Error) => e.message);
     t.diagnostic(`items by state: ${JSON.stringify(states)}`);
-    for (const p of [api, worker]) {
-      for (const l of p.logs) {
-        if (Number(l.level) < 40) continue;
-        const e = l.err as { message?: string; code?: string } | undefined;
-        t.diagnostic(
-          `pid ${p.pid} +${Number(l.time) - restartedAt} ms: ${l.msg} ${e?.code ?? ''} ${e?.message ?? ''}`,
-        );
-      }
-    }
+    reportWarnings(t, [api, worker], restartedAt);
     throw err;
   }
   for (const p of [api, worker]) {

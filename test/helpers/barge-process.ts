@@ -151,6 +151,25 @@ export function recoveryOf(server: BargeProcess): LogLine | undefined {
   return server.logs.find((l) => l.msg === RECOVERED);
 }
 
+/** pino's level of `warn`: lines at or above it are what a failing e2e test prints to say what went on. */
+const WARN_LEVEL = 40;
+
+/**
+ * Prints every warning and error the processes logged as test diagnostics, each with its time relative to `since`
+ * (a kill, a restart) and its details: an error's code and message, a sweeper's count of rescued requests.
+ */
+export function reportWarnings(t: TestContext, processes: readonly BargeProcess[], since: number): void {
+  for (const p of processes) {
+    for (const l of p.logs) {
+      if (Number(l.level) < WARN_LEVEL) continue;
+      const e = l.err as { message?: string; code?: string } | undefined;
+      const detail =
+        typeof l.rescued === 'number' ? `rescued ${l.rescued}` : `${e?.code ?? ''} ${e?.message ?? ''}`;
+      t.diagnostic(`pid ${p.pid} +${Number(l.time) - since} ms: ${l.msg} ${detail}`);
+    }
+  }
+}
+
 function spawnBarge(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['bin/barge.js', ...args], {
     cwd: REPO_ROOT,

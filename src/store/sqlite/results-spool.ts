@@ -13,7 +13,6 @@ import { join } from 'node:path';
 interface Open {
   fd: number;
   lines: number;
-  bytes: number;
   broken: boolean;
 }
 
@@ -45,7 +44,7 @@ export class ResultsSpool {
     if (lines.length === 0) return;
     let f = this.open.get(seq);
     if (!f) {
-      f = { fd: -1, lines: 0, bytes: 0, broken: false };
+      f = { fd: -1, lines: 0, broken: false };
       this.open.set(seq, f);
       try {
         f.fd = openSync(this.partial(seq), 'w');
@@ -57,17 +56,11 @@ export class ResultsSpool {
     try {
       // Written as a string: Node encodes it outside the JS heap, where a `Buffer.from` copy per flush was garbage.
       // The empty last element gives the final line break without a second string.
-      let text: string;
       lines.push('');
-      try {
-        text = lines.join('\n');
-      } finally {
-        lines.pop();
-      }
-      const written = writeSync(f.fd, text);
-      if (written !== Buffer.byteLength(text)) f.broken = true; // a short write: the file is dropped at the end
+      const text = lines.join('\n');
+      lines.pop();
+      if (writeSync(f.fd, text) !== Buffer.byteLength(text)) f.broken = true; // short: dropped at the end
       f.lines += lines.length;
-      f.bytes += written;
     } catch {
       f.broken = true;
     }
