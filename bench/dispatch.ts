@@ -265,14 +265,7 @@ export async function runDispatchBench(opts: {
     // 12,000-14,500 with 56-65 µs), which would have lowered the baseline.
     await directLoop(upstream.url, concurrency, directCalls, upstream.child.pid!);
     const slices: DirectRun[] = [];
-    const rounds: Array<{
-      ms: number;
-      p50: number;
-      p99: number;
-      calls: number;
-      serverUs: number;
-      upstreamUs: number;
-    }> = [];
+    const rounds: Array<DispatchResults['barge']> = [];
     for (let round = 0; round < DISPATCH_ROUNDS; round++) {
       const d = await directLoop(upstream.url, concurrency, directCalls, upstream.child.pid!);
       slices.push(d);

@@ -55,10 +55,7 @@ export class ResultsSpool {
     if (f.broken) return;
     try {
       // Written as a string: Node encodes it outside the JS heap, where a `Buffer.from` copy per flush was garbage.
-      // The empty last element gives the final line break without a second string.
-      lines.push('');
-      const text = lines.join('\n');
-      lines.pop();
+      const text = `${lines.join('\n')}\n`;
       if (writeSync(f.fd, text) !== Buffer.byteLength(text)) f.broken = true; // short: dropped at the end
       f.lines += lines.length;
     } catch {
