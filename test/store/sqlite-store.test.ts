@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { newBatchId } from '../../src/domain/ids.ts';
+import { LIMIT_PARAM } from '../../src/store/sqlite/bound-limit.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { WalCheckpointer } from '../../src/store/sqlite/wal-checkpointer.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -154,4 +156,13 @@ test('a queue thread that dies settles what it was doing, and the next operation
   assert.deepEqual(ended, []);
   const batch = await store.getBatch('w', first[0]!.batchId);
   assert.equal(batch?.counts.succeeded, 1);
+});
+
+test('no SQLite statement binds a bare LIMIT ? (SQLite recompiles such a statement on every run)', () => {
+  const dir = fileURLToPath(new URL('../../src/store/sqlite/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'bound-limit.ts');
+  assert.ok(files.includes('claim-items.ts'), `scanned ${dir}`);
+  const bare = files.filter((f) => /LIMIT\s+\?/i.test(readFileSync(join(dir, f), 'utf8')));
+  assert.deepEqual(bare, [], 'use LIMIT_PARAM (bound-limit.ts) instead');
+  assert.equal(LIMIT_PARAM, 'LIMIT +?');
 });

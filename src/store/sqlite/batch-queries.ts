@@ -20,6 +20,7 @@ import type {
   RequestRecord,
   WorkerReport,
 } from '../store.ts';
+import { LIMIT_PARAM } from './bound-limit.ts';
 import type { Db } from './open-database.ts';
 
 const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
@@ -28,13 +29,13 @@ const VISIBLE = `status != 'ingesting' AND deleted_at IS NULL`;
 export function batchQueries(db: Db) {
   const get = db.prepare(`SELECT * FROM batches WHERE workspace = ? AND id = ? AND ${VISIBLE}`);
   const listFirst = db.prepare(
-    `SELECT * FROM batches WHERE workspace = ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`,
+    `SELECT * FROM batches WHERE workspace = ? AND ${VISIBLE} ORDER BY id DESC ${LIMIT_PARAM}`,
   );
   const listAfter = db.prepare(
-    `SELECT * FROM batches WHERE workspace = ? AND id < ? AND ${VISIBLE} ORDER BY id DESC LIMIT ?`,
+    `SELECT * FROM batches WHERE workspace = ? AND id < ? AND ${VISIBLE} ORDER BY id DESC ${LIMIT_PARAM}`,
   );
   const listBefore = db.prepare(
-    `SELECT * FROM batches WHERE workspace = ? AND id > ? AND ${VISIBLE} ORDER BY id ASC LIMIT ?`,
+    `SELECT * FROM batches WHERE workspace = ? AND id > ? AND ${VISIBLE} ORDER BY id ASC ${LIMIT_PARAM}`,
   );
   const cancel = db.prepare(
     `UPDATE batches SET status = 'canceling', cancel_initiated_at = ?
@@ -48,7 +49,7 @@ export function batchQueries(db: Db) {
   // measured ~5x faster here (per-row Buffers/strings cost several microseconds each on this machine).
   const resultsPage = db.prepare(
     `SELECT max(item_id) AS last, count(*) AS n, CAST(group_concat(line, char(10)) || char(10) AS BLOB) AS text
-     FROM (SELECT item_id, line FROM results WHERE batch_seq = ? AND item_id > ? ORDER BY item_id LIMIT ?)`,
+     FROM (SELECT item_id, line FROM results WHERE batch_seq = ? AND item_id > ? ORDER BY item_id ${LIMIT_PARAM})`,
   );
 
   const byStatus = db.prepare(`SELECT status, count(*) AS n FROM batches WHERE ${VISIBLE} GROUP BY status`);
@@ -69,7 +70,7 @@ export function batchQueries(db: Db) {
 
   const erroredOf = db.prepare(
     `SELECT i.custom_id AS customId, r.line FROM items i JOIN results r ON r.item_id = i.id
-     WHERE i.batch_seq = ? AND i.state = 3 ORDER BY i.id LIMIT ?`,
+     WHERE i.batch_seq = ? AND i.state = 3 ORDER BY i.id ${LIMIT_PARAM}`,
   );
 
   const upsertWorker = db.prepare(

@@ -2,6 +2,7 @@ import { fairShares } from '../../domain/fair-shares.ts';
 import type { BatchId } from '../../domain/ids.ts';
 import type { OpenBatchRow } from '../rows.ts';
 import type { ClaimedItem, ClaimOptions } from '../store.ts';
+import { LIMIT_PARAM } from './bound-limit.ts';
 import type { Db } from './open-database.ts';
 
 /**
@@ -19,7 +20,7 @@ export function claimItems(db: Db): (opts: ClaimOptions) => ClaimedItem[] {
     db.prepare(
       `UPDATE items SET state = 1, attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
        WHERE id IN (SELECT id FROM items WHERE batch_seq = ? AND state = 0 AND run_at <= ?${filter}
-                    ORDER BY id LIMIT ?)
+                    ORDER BY id ${LIMIT_PARAM})
        RETURNING id, custom_id, attempts, model`,
     );
   const claimFrom = claimSql('');

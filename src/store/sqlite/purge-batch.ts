@@ -1,3 +1,4 @@
+import { LIMIT_PARAM } from './bound-limit.ts';
 import type { Db } from './open-database.ts';
 
 /**
@@ -10,8 +11,8 @@ function purgeRows(db: Db, mode: 'deleted' | 'archived'): (seq: number, chunk: n
   const pick = db
     .prepare(
       mode === 'deleted'
-        ? 'SELECT id FROM items WHERE batch_seq = ? LIMIT ?'
-        : 'SELECT item_id FROM results WHERE batch_seq = ? LIMIT ?',
+        ? `SELECT id FROM items WHERE batch_seq = ? ${LIMIT_PARAM}`
+        : `SELECT item_id FROM results WHERE batch_seq = ? ${LIMIT_PARAM}`,
     )
     .pluck();
   const deletePayload = db.prepare('DELETE FROM payloads WHERE item_id = ?');

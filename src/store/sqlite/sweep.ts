@@ -2,6 +2,7 @@ import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
 import { WORKER_ROW_TTL_MS } from '../rows.ts';
 import { emptySweepReport, type SweepOptions, type SweepReport } from '../store.ts';
+import { LIMIT_PARAM } from './bound-limit.ts';
 import { type EndedBatch, endBatchIfDone } from './complete-items.ts';
 import type { Db } from './open-database.ts';
 import { purgeArchivedRows, purgeBatchRows } from './purge-batch.ts';
@@ -20,7 +21,7 @@ export interface SweepOutcome {
 
 export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
   const lapsedLeases = db
-    .prepare('SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? LIMIT ?')
+    .prepare(`SELECT id FROM items WHERE state = 1 AND lease_expires_at < ? ${LIMIT_PARAM}`)
     .pluck();
   const requeue = db.prepare(
     'UPDATE items SET state = 0, lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND state = 1',
@@ -31,9 +32,11 @@ export function sweepStore(db: Db): (opts: SweepOptions) => SweepOutcome {
   const expiring = db.prepare(
     `SELECT seq, id FROM batches WHERE status IN ('in_progress', 'canceling') AND expires_at <= ? AND deleted_at IS NULL`,
   );
-  const queuedOf = db.prepare('SELECT id, custom_id FROM items WHERE batch_seq = ? AND state = 0 LIMIT ?');
+  const queuedOf = db.prepare(
+    `SELECT id, custom_id FROM items WHERE batch_seq = ? AND state = 0 ${LIMIT_PARAM}`,
+  );
   const unfinishedOf = db.prepare(
-    'SELECT id, custom_id FROM items WHERE batch_seq = ? AND state IN (0, 1) LIMIT ?',
+    `SELECT id, custom_id FROM items WHERE batch_seq = ? AND state IN (0, 1) ${LIMIT_PARAM}`,
   );
   const finalize = db.prepare(
     'UPDATE items SET state = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?',
