@@ -263,6 +263,8 @@ for (const [name, Sdk] of SDKS) {
       await untilEnded(() => client.messages.batches.retrieve(done.id));
 
       const running = await client.messages.batches.create({ requests: requests(1, 'x') });
+      // In flight, so that the cancel below leaves it `canceling` (a request still queued is canceled at once).
+      await backend.waitForCalls(3);
       await assert.rejects(client.messages.batches.delete(running.id), (err: unknown) => {
         assert.ok(err instanceof Sdk.BadRequestError, String(err));
         assert.equal((err.error as { error: { type: string } }).error.type, 'invalid_request_error');
