@@ -48,12 +48,15 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
       .catch((e: Error) => e.message);
     t.diagnostic(`items by state: ${JSON.stringify(states)}`);
     const row = await cluster
-      .scalar('SELECT row_to_json(b) FROM (SELECT status, total, pending, succeeded, errored FROM batches) b')
+      .scalar(
+        'SELECT json_agg(b) FROM (SELECT id, status, total, pending, succeeded, errored FROM batches) b',
+      )
       .catch((e: Error) => e.message);
-    t.diagnostic(`the batch row: ${JSON.stringify(row)}`);
+    t.diagnostic(`batch rows: ${JSON.stringify(row)}`);
     const results = await cluster.scalar('SELECT count(*) FROM results').catch((e: Error) => e.message);
     t.diagnostic(`result rows: ${JSON.stringify(results)}`);
     reportWarnings(t, [api, worker], restartedAt);
+    for (const line of pg.logTail(30)) t.diagnostic(`postgres: ${line}`);
     // Everything the processes logged since the restart (info level too): what they did, or stopped doing.
     for (const p of [api, worker]) {
       for (const l of p.logs.filter((x) => Number(x.time) >= restartedAt).slice(-40)) {

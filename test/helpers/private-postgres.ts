@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -23,6 +23,8 @@ export interface PrivatePostgres {
   /** Stops the server at once, as a crash would (`-m immediate`: no shutdown checkpoint, recovery on start). */
   crash(): void;
   start(): void;
+  /** The last lines of the server's log (startups, crash recovery, errors), for a failing test's report. */
+  logTail(lines: number): string[];
 }
 
 /**
@@ -48,5 +50,12 @@ export async function startPrivatePostgres(t: TestContext): Promise<PrivatePostg
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, crash, start };
+  const logTail = (lines: number) => {
+    try {
+      return readFileSync(join(dir, 'log'), 'utf8').trimEnd().split('\n').slice(-lines);
+    } catch (e) {
+      return [`(no log: ${(e as Error).message})`];
+    }
+  };
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, crash, start, logTail };
 }
