@@ -126,6 +126,9 @@ test('SIGTERM with --shutdown-grace 0ms: in-flight requests go back to the queue
 test('a second SIGTERM exits at once; the restart loses nothing', async (t) => {
   const { dbFile, first, requests, batch, restart } = await serveBatch(t, 'term2', '60s', '30s', 20);
   await allSlotsInFlight(dbFile);
+  // Every request claimed (8 running, 12 waiting for a slot): a claim still on its way back from storage when the
+  // second signal arrives would leave its requests claimed too (found by CI: 20 requeued at restart, not 8).
+  await pollUntil(() => statesOf(dbFile).running === 20, 15_000, 'all 20 requests claimed');
 
   first.child.kill('SIGTERM');
   await first.waitForLog((l) => l.msg?.startsWith('shutting down') === true, 10_000, 'the shutdown log line');
