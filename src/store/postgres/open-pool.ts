@@ -18,6 +18,13 @@ export interface PgConnectOptions {
 
 const PG_DEFAULTS = DEFAULT_SERVE_CONFIG.pg;
 
+/**
+ * How long past the server's statement timeout a query may go unanswered before the client gives up on it. The
+ * statement timeout is enforced by the server, so it cannot end a query the server never answers; without a bound
+ * of the client's own, one such query (its promise never settled) left a worker's claim loop waiting for good.
+ */
+export const QUERY_TIMEOUT_MARGIN_MS = 2000;
+
 // bigint columns hold epoch milliseconds, counts and item ids, all far below 2^53: parse them as numbers.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -28,8 +35,9 @@ const types = {
 
 /** The settings every connection of Barge gets, pooled or dedicated (LISTEN, the sweeper's lock). */
 export function clientConfig(o: PgConnectOptions): pg.ClientConfig {
+  const statementTimeoutMs = o.statementTimeoutMs ?? PG_DEFAULTS.statementTimeoutMs;
   const sessionOptions = [
-    `-c statement_timeout=${o.statementTimeoutMs ?? PG_DEFAULTS.statementTimeoutMs}`,
+    `-c statement_timeout=${statementTimeoutMs}`,
     // A transaction left open by a stalled process must not hold row locks for long.
     '-c idle_in_transaction_session_timeout=60000',
   ];
@@ -39,6 +47,8 @@ export function clientConfig(o: PgConnectOptions): pg.ClientConfig {
     connectionTimeoutMillis: o.connectTimeoutMs ?? PG_DEFAULTS.connectTimeoutMs,
     application_name: o.applicationName ?? 'barge',
     options: sessionOptions.join(' '),
+    // A query that times out here fails, and `pool.query` then discards its connection.
+    ...(statementTimeoutMs > 0 && { query_timeout: statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS }),
     keepAlive: true,
     types,
   };
