@@ -57,6 +57,22 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
     t.diagnostic(`result rows: ${JSON.stringify(results)}`);
     reportWarnings(t, [api, worker], restartedAt);
     for (const line of pg.logTail(30)) t.diagnostic(`postgres: ${line}`);
+    for (const p of [api, worker]) {
+      t.diagnostic(
+        `pid ${p.pid}: exit ${p.child.exitCode} signal ${p.child.signalCode}; stderr: ${p.stderr().slice(-1500)}`,
+      );
+    }
+    const activity = await cluster
+      .scalar(
+        `SELECT json_agg(a) FROM (SELECT pid, application_name, state, now() - xact_start AS xact_age,
+           left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) a`,
+      )
+      .catch((e: Error) => e.message);
+    t.diagnostic(`pg_stat_activity: ${JSON.stringify(activity)}`);
+    const viaApi = await request(`${api.url}/v1/messages/batches/${batch.id}`, { headers: API_HEADERS })
+      .then(async (r) => `${r.statusCode} ${(await r.body.text()).slice(0, 400)}`)
+      .catch((e: Error) => e.message);
+    t.diagnostic(`the batch through the API (${api.url}): ${viaApi}`);
     // Everything the processes logged since the restart (info level too): what they did, or stopped doing.
     for (const p of [api, worker]) {
       for (const l of p.logs.filter((x) => Number(x.time) >= restartedAt).slice(-40)) {
