@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort } from './barge-process.ts';
 
 /** Debian's PostgreSQL binaries (the version installed on the machine). */
 function pgBin(name: string): string {
@@ -28,6 +28,33 @@ export interface PrivatePostgres {
 }
 
 /**
+ * A free port below the kernel's range for outgoing connections. While the server is down, the processes retrying
+ * their connections to its port would otherwise now and then be given that very port as their own source port, and
+ * connect to themselves (TCP's simultaneous open): the port is then taken and the server cannot start again (seen:
+ * `could not bind IPv4 address "127.0.0.1": Address already in use` after a few dozen restarts).
+ */
+async function portOutsideEphemeralRange(): Promise<number> {
+  let low = 32768;
+  try {
+    low =
+      Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the usual bound
+  }
+  const from = Math.max(1024, Math.min(20000, low - 2000));
+  for (let tries = 0; tries < 50; tries++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port found in ${from}-${low - 1}`);
+}
+
+/**
  * A PostgreSQL server of the test's own, in a temporary directory on a free port, so a test can stop and restart it
  * without disturbing the shared server other tests use at the same time. Removed when the test ends.
  */
@@ -35,7 +62,7 @@ export async function startPrivatePostgres(t: TestContext): Promise<PrivatePostg
   const dir = mkdtempSync(join(tmpdir(), 'barge-pg-'));
   if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), 0);
   const data = join(dir, 'data');
-  const port = await freePort();
+  const port = await portOutsideEphemeralRange();
   asPostgres(pgBin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
   const start = () =>
