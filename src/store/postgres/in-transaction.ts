@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkout } from './checkout.ts';
 
 /** Deadlock and serialization failures: the transaction did nothing and may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -13,7 +14,7 @@ export async function inTransaction<T>(
   opts: { durable?: boolean } = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const c = await pool.connect();
+    const c = await checkout(pool);
     try {
       // Not durable: the commit does not wait for its WAL to reach the disk (staging; a later synchronous commit
       // flushes it anyway). One round trip either way.

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkout } from './checkout.ts';
 import { checkSchemaName } from './open-pool.ts';
 import { PG_MIGRATIONS } from './schema.ts';
 
@@ -10,7 +11,7 @@ const MIGRATION_LOCK = 0x62617267; // "barg"
  * starting at once (a fleet rollout) apply each exactly once. Returns how many it applied.
  */
 export async function migratePg(pool: pg.Pool, schema?: string): Promise<number> {
-  const client = await pool.connect();
+  const client = await checkout(pool);
   try {
     if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(schema)}`);
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);

@@ -4,6 +4,7 @@ import type { BatchId } from '../../domain/ids.ts';
 import { canceledLine, expiredLine } from '../../wire/result-line.ts';
 import { WORKER_ROW_TTL_MS } from '../rows.ts';
 import { emptySweepReport, type SweepOptions, type SweepReport } from '../store.ts';
+import { checkout } from './checkout.ts';
 import { purgePgBatch } from './purge-batch.ts';
 
 /** An upload whose API process died mid-body stays `ingesting`; after this long its rows are purged. */
@@ -18,7 +19,7 @@ export const ABANDONED_UPLOAD_MS = 3_600_000;
  */
 export function pgSweep(pool: pg.Pool): (opts: SweepOptions) => Promise<SweepReport> {
   return async (opts) => {
-    const c = await pool.connect();
+    const c = await checkout(pool);
     let failed: Error | undefined;
     try {
       const { rows } = await c.query<{ ok: boolean }>(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { checkout } from '../../src/store/postgres/checkout.ts';
 import { clientConfig, openPool, QUERY_TIMEOUT_MARGIN_MS } from '../../src/store/postgres/open-pool.ts';
 
 /**
@@ -9,7 +10,7 @@ import { clientConfig, openPool, QUERY_TIMEOUT_MARGIN_MS } from '../../src/store
  */
 async function silentPostgres(
   t: import('node:test').TestContext,
-): Promise<{ url: string; queries: () => number }> {
+): Promise<{ url: string; queries: () => number; dropAll: () => void }> {
   const sockets = new Set<Socket>();
   let queries = 0;
   const server = createServer((s) => {
@@ -32,7 +33,10 @@ async function silentPostgres(
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  return { url: `postgres://barge@127.0.0.1:${port}/barge`, queries: () => queries };
+  const dropAll = () => {
+    for (const s of sockets) s.destroy();
+  };
+  return { url: `postgres://barge@127.0.0.1:${port}/barge`, queries: () => queries, dropAll };
 }
 
 test('the client bounds every query past the statement timeout; none when the statement timeout is off', () => {
@@ -54,4 +58,19 @@ test('a query the server never answers fails after the statement timeout and the
   await assert.rejects(pool.query('SELECT 2'), /Query read timeout/);
   assert.equal(db.queries(), 2);
   assert.equal(pool.totalCount <= 1, true);
+});
+
+test('a held connection whose server goes away does not end the process; the next query on it fails', async (t) => {
+  const db = await silentPostgres(t);
+  const pool = openPool({ url: db.url, poolSize: 1 }, () => {});
+  t.after(() => pool.end().catch(() => {}));
+  const c = await checkout(pool);
+  const ended = new Promise<void>((r) => c.once('end', () => r()));
+  // The server goes away between two queries of the holder (a restart during a transaction or a sweep). Without a
+  // listener, node-postgres's 'error' on the checked-out client is an uncaught exception: this test fails with it.
+  db.dropAll();
+  await ended;
+  await assert.rejects(c.query('SELECT 1'), /not queryable|terminated/);
+  c.release(true);
+  assert.equal(pool.totalCount, 0, 'the broken connection was discarded');
 });
