@@ -40,41 +40,31 @@ test('PostgreSQL crashes and restarts mid-batch: 529 meanwhile, then exactly one
   try {
     await assertEndsExactly(client, api.url, batch.id, requests, 120_000);
   } catch (err) {
-    // What a batch that does not end was waiting for: the items by state, and every warning and error.
-    const states = await cluster
-      .scalar(
-        'SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM items GROUP BY state) s',
-      )
-      .catch((e: Error) => e.message);
-    t.diagnostic(`items by state: ${JSON.stringify(states)}`);
-    const row = await cluster
-      .scalar(
-        'SELECT json_agg(b) FROM (SELECT id, status, total, pending, succeeded, errored FROM batches) b',
-      )
-      .catch((e: Error) => e.message);
-    t.diagnostic(`batch rows: ${JSON.stringify(row)}`);
-    const results = await cluster.scalar('SELECT count(*) FROM results').catch((e: Error) => e.message);
-    t.diagnostic(`result rows: ${JSON.stringify(results)}`);
+    // What a batch that does not end was waiting for: the database's state, the processes (alive? what they logged)
+    // and PostgreSQL's own log.
+    const query = async (label: string, sql: string) =>
+      t.diagnostic(`${label}: ${JSON.stringify(await cluster.scalar(sql).catch((e: Error) => e.message))}`);
+    await query(
+      'items by state',
+      'SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM items GROUP BY state) s',
+    );
+    await query(
+      'batch rows',
+      'SELECT json_agg(b) FROM (SELECT id, status, total, pending, succeeded, errored FROM batches) b',
+    );
+    await query('result rows', 'SELECT count(*) FROM results');
+    await query(
+      'pg_stat_activity',
+      `SELECT json_agg(a) FROM (SELECT pid, application_name, state, now() - xact_start AS xact_age,
+         left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) a`,
+    );
     reportWarnings(t, [api, worker], restartedAt);
     for (const line of pg.logTail(30)) t.diagnostic(`postgres: ${line}`);
     for (const p of [api, worker]) {
       t.diagnostic(
         `pid ${p.pid}: exit ${p.child.exitCode} signal ${p.child.signalCode}; stderr: ${p.stderr().slice(-1500)}`,
       );
-    }
-    const activity = await cluster
-      .scalar(
-        `SELECT json_agg(a) FROM (SELECT pid, application_name, state, now() - xact_start AS xact_age,
-           left(query, 80) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) a`,
-      )
-      .catch((e: Error) => e.message);
-    t.diagnostic(`pg_stat_activity: ${JSON.stringify(activity)}`);
-    const viaApi = await request(`${api.url}/v1/messages/batches/${batch.id}`, { headers: API_HEADERS })
-      .then(async (r) => `${r.statusCode} ${(await r.body.text()).slice(0, 400)}`)
-      .catch((e: Error) => e.message);
-    t.diagnostic(`the batch through the API (${api.url}): ${viaApi}`);
-    // Everything the processes logged since the restart (info level too): what they did, or stopped doing.
-    for (const p of [api, worker]) {
+      // Everything it logged since the restart (info level too): what it did, or stopped doing.
       for (const l of p.logs.filter((x) => Number(x.time) >= restartedAt).slice(-40)) {
         t.diagnostic(`pid ${p.pid} +${Number(l.time) - restartedAt} ms [${l.level}] ${l.msg}`);
       }

@@ -20,16 +20,24 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** Listens on a loopback `port` (0: any) and closes again: the port it got, or null if it was taken. */
+export async function probePort(port: number): Promise<number | null> {
+  const srv = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (!ok) return null;
+  const addr = srv.address();
+  const got = typeof addr === 'object' && addr ? addr.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return got;
+}
+
 /** A free loopback port (a throwaway listener's), for tests that must pass a concrete port. */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  const port = await probePort(0);
+  if (port === null) throw new Error('no loopback port to listen on');
   return port;
 }
 

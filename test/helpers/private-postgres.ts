@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { probePort } from './barge-process.ts';
 
 /** Debian's PostgreSQL binaries (the version installed on the machine). */
 function pgBin(name: string): string {
@@ -44,12 +44,7 @@ async function portOutsideEphemeralRange(): Promise<number> {
   const from = Math.max(1024, Math.min(20000, low - 2000));
   for (let tries = 0; tries < 50; tries++) {
     const port = from + Math.floor(Math.random() * (low - from));
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
+    if ((await probePort(port)) !== null) return port;
   }
   throw new Error(`no free port found in ${from}-${low - 1}`);
 }

@@ -20,8 +20,8 @@ const PG_DEFAULTS = DEFAULT_SERVE_CONFIG.pg;
 
 /**
  * How long past the server's statement timeout a query may go unanswered before the client gives up on it. The
- * statement timeout is enforced by the server, so it cannot end a query the server never answers; without a bound
- * of the client's own, one such query (its promise never settled) left a worker's claim loop waiting for good.
+ * statement timeout is enforced by the server, so it cannot end a query the server never answers; node-postgres has
+ * no bound of its own, and one such query would leave its caller (a worker's claim loop) waiting for good.
  */
 export const QUERY_TIMEOUT_MARGIN_MS = 2000;
 
